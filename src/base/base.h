@@ -39,6 +39,8 @@
 #define KURA_UNUSED __attribute__((unused))
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define KURA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Discards a KURA_MUST_CHECK result on purpose; GCC ignores a plain (void) cast there. */
+#define KURA_IGNORE(expr) ((void)!(expr))
 
 /* Hands ownership out of a _cleanup_ variable: returns the pointer and sets the variable NULL. */
 #define TAKE_PTR(p)                                                                                \
@@ -47,6 +49,14 @@
         (p) = NULL;                                                                                \
         _take_tmp;                                                                                 \
     })
+
+/* Defines funcp(type **p) calling func, a destructor that accepts NULL and returns NULL, for
+ * use with _cleanup_: KURA_DEFINE_FREEP(struct kura_conf, kura_conf_free) gives kura_conf_freep. */
+#define KURA_DEFINE_FREEP(type, func)                                                              \
+    static inline void func##p(type **p)                                                           \
+    {                                                                                              \
+        *p = func(*p);                                                                             \
+    }
 
 /* Same for file descriptors: returns the fd and sets the variable to -1. */
 #define TAKE_FD(fd)                                                                                \

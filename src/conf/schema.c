@@ -1,0 +1,425 @@
+/* schema.c — every configuration key: type, default, allowed values, description; the
+ * kura.conf writer and the Markdown reference generated from the same table. */
+#include "conf-internal.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define STR(sec, name) CONF_STR, offsetof(struct kura_conf, sec.name)
+#define UINT(sec, name) CONF_UINT, offsetof(struct kura_conf, sec.name)
+#define ENUM(sec, name) CONF_ENUM, offsetof(struct kura_conf, sec.name)
+
+static int valid_listen(const char *v, struct kura_buf *why);
+static int valid_origin(const char *v, struct kura_buf *why);
+static int valid_hosts(const char *v, struct kura_buf *why);
+static int valid_proxies(const char *v, struct kura_buf *why);
+static int valid_path(const char *v, struct kura_buf *why);
+
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
+static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
+/* The password policy profiles (the identity issue implements each one's rules). */
+static const char *const password_profiles[] = {
+    "kura-default", "nist", "mhlw6-a", "mhlw6-b", "mhlw6-c", "nbdc", "ccat", "iso27001", "kiyosu",
+    NULL};
+
+const struct conf_key kura_conf_keys[] = {
+    /* [http] */
+    {"http", "listen", STR(http, listen), "127.0.0.1:8443", 0, 0, NULL, NULL, valid_listen,
+     "a numeric IPv4 or [IPv6] address and a port, e.g. 127.0.0.1:8443 or [::]:443",
+     "Address and port of the HTTPS listener (there is no plaintext listener)"},
+    {"http", "public_url", STR(http, public_url), "https://localhost:8443", 0, 0, NULL, NULL,
+     valid_origin, "https://host[:port] with no path",
+     "Canonical origin users reach kura at; its host is always an allowed Host"},
+    {"http", "allowed_hosts", STR(http, allowed_hosts), "", 0, 0, NULL, NULL, valid_hosts,
+     "comma-separated host or host:port entries (DNS names or IP literals), at most 64",
+     "Further Host header values to accept besides public_url's (DNS-rebinding defence)"},
+    {"http", "trusted_proxies", STR(http, trusted_proxies), "", 0, 0, NULL, NULL, valid_proxies,
+     "comma-separated addresses or CIDR ranges, at most 64",
+     "Reverse proxies whose X-Forwarded-For header is believed for the client address"},
+    {"http", "threads", UINT(http, threads), "0", 0, 64, "threads", NULL, NULL, NULL,
+     "Event-loop threads serving connections; 0 means one per CPU"},
+    {"http", "max_connections", UINT(http, max_connections), "1024", 16, 100000, "connections",
+     NULL, NULL, NULL, "Open connections at most; further clients wait in the kernel backlog"},
+    {"http", "per_ip_connections", UINT(http, per_ip_connections), "128", 0, 100000,
+     "connections", NULL, NULL, NULL,
+     "Open connections per client address at most (0: no limit); excess sockets are closed"},
+    {"http", "header_timeout", UINT(http, header_timeout), "20", 1, 3600, "seconds", NULL, NULL,
+     NULL,
+     "Time a connection has to deliver complete request headers, counted from accept or from "
+     "the previous response (bounds slow-loris clients and idle keep-alive)"},
+    {"http", "idle_timeout", UINT(http, idle_timeout), "60", 1, 86400, "seconds", NULL, NULL,
+     NULL, "A connection with no traffic in either direction for this long is closed"},
+    {"http", "min_upload_rate", UINT(http, min_upload_rate), "1024", 0, 1073741824,
+     "bytes per second", NULL, NULL, NULL,
+     "Request bodies slower than this over each upload_rate_window are cut off (0: off)"},
+    {"http", "upload_rate_window", UINT(http, upload_rate_window), "20", 1, 3600, "seconds",
+     NULL, NULL, NULL, "Window over which min_upload_rate is measured"},
+    {"http", "max_uri_bytes", UINT(http, max_uri_bytes), "8192", 256, 65536, "bytes", NULL, NULL,
+     NULL, "Longest request target accepted; longer ones get 414"},
+    {"http", "max_header_bytes", UINT(http, max_header_bytes), "32768", 1024, 1048576, "bytes",
+     NULL, NULL, NULL, "Largest total size of request header fields; larger ones get 431"},
+    {"http", "max_body_bytes", UINT(http, max_body_bytes), "1048576", 1024, 1073741824, "bytes",
+     NULL, NULL, NULL,
+     "Largest request body for endpoints without their own limit (the JSON API); 413 beyond"},
+    {"http", "shutdown_timeout", UINT(http, shutdown_timeout), "30", 0, 3600, "seconds", NULL,
+     NULL, NULL, "On SIGTERM or SIGINT, time given to requests in flight before exiting"},
+    {"http", "hsts_max_age", UINT(http, hsts_max_age), "31536000", 0, 126144000, "seconds", NULL,
+     NULL, NULL, "max-age of the Strict-Transport-Security header (0 disables HSTS)"},
+    {"http", "work_threads", UINT(http, work_threads), "4", 1, 256, "threads", NULL, NULL, NULL,
+     "Threads for blocking work (durable writes, storage) behind suspended connections"},
+    {"http", "work_queue", UINT(http, work_queue), "1024", 1, 100000, "jobs", NULL, NULL, NULL,
+     "Blocking jobs waiting at most; beyond it requests get 503 with Retry-After"},
+    /* [tls] */
+    {"tls", "cert_file", STR(tls, cert_file), "keys/tls.crt", 0, 0, NULL, NULL, valid_path,
+     "a file path, absolute or relative to the data folder",
+     "PEM certificate chain presented to clients"},
+    {"tls", "key_file", STR(tls, key_file), "keys/tls.key", 0, 0, NULL, NULL, valid_path,
+     "a file path, absolute or relative to the data folder; mode 0600",
+     "PEM private key of the certificate (refused if group or others can read it)"},
+    {"tls", "min_version", ENUM(tls, min_version), "1.2", 0, 0, NULL, tls_versions, NULL, NULL,
+     "Oldest TLS version accepted; only AEAD cipher suites are ever offered"},
+    /* [log] */
+    {"log", "level", ENUM(log, level), "info", 0, 0, NULL, log_levels, NULL, NULL,
+     "Least severe operational-log level written to stderr (the audit log is separate)"},
+    /* [password] */
+    {"password", "profile", ENUM(password, profile), "kura-default", 0, 0, NULL,
+     password_profiles, NULL, NULL,
+     "Password policy profile; docs/configuration.md describes each profile's rules"},
+    {"password", "hash_opslimit", UINT(password, hash_opslimit), "2", 1, 100, "passes", NULL,
+     NULL, NULL, "Argon2id time cost; hashes made with other costs are upgraded at next login"},
+    {"password", "hash_memlimit_kib", UINT(password, hash_memlimit_kib), "65536", 8, 4194304,
+     "KiB", NULL, NULL, NULL, "Argon2id memory cost per hash"},
+    {"password", "hash_workers", UINT(password, hash_workers), "2", 1, 64, "threads", NULL, NULL,
+     NULL,
+     "Password hashes computed at once at most; each needs hash_memlimit_kib of memory"},
+};
+
+const size_t kura_conf_nkeys = KURA_ARRAY_SIZE(kura_conf_keys);
+
+int conf_key_find(const char *section, size_t section_len, const char *key, size_t key_len)
+{
+    struct kura_str s = {section, section_len}, k = {key, key_len};
+    for (size_t i = 0; i < kura_conf_nkeys; i++) {
+        if (kura_str_eq_c(s, kura_conf_keys[i].section) &&
+            kura_str_eq_c(k, kura_conf_keys[i].key)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+bool conf_section_known(const char *section, size_t len)
+{
+    for (size_t i = 0; i < kura_conf_nkeys; i++) {
+        if (kura_str_eq_c(kura_str_make(section, len), kura_conf_keys[i].section)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void conf_describe_allowed(const struct conf_key *k, struct kura_buf *out)
+{
+    char lo[KURA_NUM_STR_MAX], hi[KURA_NUM_STR_MAX];
+    switch (k->type) {
+    case CONF_UINT:
+        kura_buf_addf(out, "a whole number from %s to %s (%s)", kura_fmt_u64(lo, k->min),
+                      kura_fmt_u64(hi, k->max), k->unit);
+        break;
+    case CONF_ENUM:
+        kura_buf_adds(out, "one of ");
+        for (const char *const *c = k->choices; *c; c++) {
+            kura_buf_addf(out, "%s%s", c == k->choices ? "" : ", ", *c);
+        }
+        break;
+    case CONF_STR:
+        kura_buf_adds(out, k->allowed);
+        break;
+    }
+}
+
+static char **str_field(struct kura_conf *c, const struct conf_key *k)
+{
+    return (char **)((char *)c + k->offset);
+}
+
+static uint64_t *uint_field(struct kura_conf *c, const struct conf_key *k)
+{
+    return (uint64_t *)((char *)c + k->offset);
+}
+
+int conf_assign(struct kura_conf *c, const struct conf_key *k, const char *value,
+                struct kura_buf *why)
+{
+    size_t len = strlen(value);
+    switch (k->type) {
+    case CONF_UINT: {
+        uint64_t v;
+        if (kura_parse_u64(value, len, k->max, &v) < 0 || v < k->min) {
+            return KURA_ECONFIG;
+        }
+        *uint_field(c, k) = v;
+        return 0;
+    }
+    case CONF_ENUM:
+        for (const char *const *ch = k->choices; *ch; ch++) {
+            if (strcmp(value, *ch) == 0) {
+                goto store_string;
+            }
+        }
+        return KURA_ECONFIG;
+    case CONF_STR:
+        if (k->validate) {
+            int r = k->validate(value, why);
+            if (r < 0) {
+                return r;
+            }
+        }
+        goto store_string;
+    }
+    return KURA_ECONFIG;
+store_string : {
+    char *copy = kura_strdup(value);
+    if (!copy) {
+        return -ENOMEM;
+    }
+    char **field = str_field(c, k);
+    kura_free(*field);
+    *field = copy;
+    return 0;
+}
+}
+
+struct kura_conf *kura_conf_new(void)
+{
+    struct kura_conf *c = kura_calloc(1, sizeof(*c));
+    if (!c) {
+        return NULL;
+    }
+    c->lines = kura_calloc(kura_conf_nkeys, sizeof(*c->lines));
+    if (!c->lines) {
+        return kura_conf_free(c);
+    }
+    for (size_t i = 0; i < kura_conf_nkeys; i++) {
+        struct kura_buf why = KURA_BUF_INIT(256);
+        int r = conf_assign(c, &kura_conf_keys[i], kura_conf_keys[i].def, &why);
+        kura_buf_release(&why);
+        /* A default that fails its own validator is a bug in the table (test-conf checks). */
+        if (r < 0) {
+            return kura_conf_free(c);
+        }
+    }
+    return c;
+}
+
+struct kura_conf *kura_conf_free(struct kura_conf *c)
+{
+    if (!c) {
+        return NULL;
+    }
+    for (size_t i = 0; i < kura_conf_nkeys; i++) {
+        if (kura_conf_keys[i].type != CONF_UINT) {
+            kura_free(*str_field(c, &kura_conf_keys[i]));
+        }
+    }
+    kura_free(c->lines);
+    kura_free(c->path);
+    kura_free(c);
+    return NULL;
+}
+
+unsigned kura_conf_key_line(const struct kura_conf *c, const char *section, const char *key)
+{
+    int i = conf_key_find(section, strlen(section), key, strlen(key));
+    return i < 0 ? 0 : c->lines[i];
+}
+
+int kura_conf_set(struct kura_conf *c, const char *section, const char *key, const char *value,
+                  struct kura_buf *ret_err)
+{
+    int i = conf_key_find(section, strlen(section), key, strlen(key));
+    if (i < 0) {
+        if (ret_err) {
+            kura_buf_addf(ret_err, "unknown configuration key '%s.%s'", section, key);
+        }
+        return KURA_ECONFIG;
+    }
+    const struct conf_key *k = &kura_conf_keys[i];
+    struct kura_buf why = KURA_BUF_INIT(1024);
+    int r = conf_assign(c, k, value, &why);
+    if (r == KURA_ECONFIG && ret_err) {
+        kura_buf_addf(ret_err, "[%s] %s = '", section, key);
+        kura_buf_add_escaped(ret_err, value, strlen(value));
+        kura_buf_adds(ret_err, "': invalid value");
+        if (why.len) {
+            kura_buf_addf(ret_err, " (%s)", why.ptr);
+        }
+        kura_buf_adds(ret_err, "; allowed: ");
+        conf_describe_allowed(k, ret_err);
+    }
+    kura_buf_release(&why);
+    return r;
+}
+
+/* ---- writing kura.conf and the reference -------------------------------------------------- */
+
+static const char *value_text(const struct kura_conf *c, const struct conf_key *k, char *num)
+{
+    if (k->type == CONF_UINT) {
+        return kura_fmt_u64(num, *uint_field((struct kura_conf *)c, k));
+    }
+    return *str_field((struct kura_conf *)c, k);
+}
+
+int kura_conf_write(const struct kura_conf *c, struct kura_buf *out)
+{
+    kura_buf_adds(out, "# kura configuration. Every key is listed with its current value and a "
+                       "one-line description;\n"
+                       "# docs/configuration.md is the full reference. Unknown sections or keys "
+                       "are errors.\n"
+                       "# Syntax: [section], key = value, comments on their own line.\n");
+    const char *section = "";
+    for (size_t i = 0; i < kura_conf_nkeys; i++) {
+        const struct conf_key *k = &kura_conf_keys[i];
+        char num[KURA_NUM_STR_MAX];
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            kura_buf_addf(out, "\n[%s]\n", section);
+        }
+        kura_buf_addf(out, "# %s.\n", k->doc);
+        const char *v = value_text(c, k, num);
+        /* Quote values whose edges would otherwise be trimmed or that begin with a quote. */
+        size_t n = strlen(v);
+        bool quote = n > 0 && (v[0] == ' ' || v[0] == '\t' || v[0] == '"' ||
+                               v[n - 1] == ' ' || v[n - 1] == '\t');
+        kura_buf_addf(out, "%s =%s%s%s%s\n", k->key, n ? " " : "", quote ? "\"" : "", v,
+                      quote ? "\"" : "");
+    }
+    return kura_buf_err(out);
+}
+
+int kura_conf_reference(struct kura_buf *out)
+{
+    kura_buf_adds(out,
+                  "# Configuration reference\n\n"
+                  "<!-- Generated by `kura config reference`; a test keeps this file current. "
+                  "-->\n\n"
+                  "kura reads `DATA/kura.conf`, an INI file: `[section]` headers, `key = value` "
+                  "lines and\ncomment lines starting with `#` or `;`. A value may be enclosed in "
+                  "double quotes, which are\nremoved. There are no inline comments. Unknown "
+                  "sections, unknown keys, duplicate keys and invalid\nvalues stop kura with a "
+                  "message naming file:line, the key and the allowed values. A key that is\n"
+                  "absent takes its default. `kura init` writes every key with its default.\n");
+    const char *section = "";
+    for (size_t i = 0; i < kura_conf_nkeys; i++) {
+        const struct conf_key *k = &kura_conf_keys[i];
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            kura_buf_addf(out, "\n## [%s]\n\n| key | default | allowed | description |\n"
+                               "|---|---|---|---|\n",
+                          section);
+        }
+        kura_buf_addf(out, "| `%s` | `%s` | ", k->key, k->def[0] ? k->def : "\"\"");
+        conf_describe_allowed(k, out);
+        kura_buf_addf(out, " | %s |\n", k->doc);
+    }
+    return kura_buf_err(out);
+}
+
+/* ---- validators ---------------------------------------------------------------------------- */
+
+static int valid_listen(const char *v, struct kura_buf *why)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    (void)why;
+    return kura_conf_parse_listen(v, &ss, &len) < 0 ? KURA_ECONFIG : 0;
+}
+
+static int valid_origin(const char *v, struct kura_buf *why)
+{
+    char host[KURA_CONF_HOST_MAX];
+    uint16_t port;
+    (void)why;
+    return kura_conf_parse_origin(v, host, &port) < 0 ? KURA_ECONFIG : 0;
+}
+
+static int valid_hosts(const char *v, struct kura_buf *why)
+{
+    struct kura_str rest = kura_str_c(v), item;
+    unsigned n = 0;
+    if (rest.len == 0) {
+        return 0;
+    }
+    for (bool more = true; more;) {
+        more = kura_str_split(&rest, ',', &item);
+        item = kura_str_trim_ows(item);
+        char host[KURA_CONF_HOST_MAX];
+        uint16_t port;
+        if (++n > KURA_CONF_MAX_HOSTS || conf_parse_hostport(item, host, &port) < 0) {
+            kura_buf_adds(why, "entry '");
+            kura_buf_add_escaped(why, item.ptr, item.len);
+            kura_buf_adds(why, n > KURA_CONF_MAX_HOSTS ? "' is one too many" : "' is not a host");
+            return KURA_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+static int valid_proxies(const char *v, struct kura_buf *why)
+{
+    struct kura_str rest = kura_str_c(v), item;
+    unsigned n = 0;
+    if (rest.len == 0) {
+        return 0;
+    }
+    for (bool more = true; more;) {
+        more = kura_str_split(&rest, ',', &item);
+        item = kura_str_trim_ows(item);
+        struct kura_cidr cidr;
+        if (++n > KURA_CONF_MAX_PROXIES || kura_conf_parse_cidr(item.ptr, item.len, &cidr) < 0) {
+            kura_buf_adds(why, "entry '");
+            kura_buf_add_escaped(why, item.ptr, item.len);
+            kura_buf_adds(why, n > KURA_CONF_MAX_PROXIES ? "' is one too many"
+                                                         : "' is not an address or range");
+            return KURA_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+static int valid_path(const char *v, struct kura_buf *why)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= 4096) {
+        kura_buf_adds(why, n ? "path too long" : "empty path");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+int kura_conf_check(const struct kura_conf *c, struct kura_buf *ret_err)
+{
+    if (c->http.per_ip_connections > c->http.max_connections) {
+        if (ret_err) {
+            kura_buf_addf(ret_err,
+                          "%s:%u: [http] per_ip_connections = %llu: larger than max_connections "
+                          "(%llu); allowed: 0 to max_connections",
+                          c->path ? c->path : "kura.conf",
+                          kura_conf_key_line(c, "http", "per_ip_connections"),
+                          (unsigned long long)c->http.per_ip_connections,
+                          (unsigned long long)c->http.max_connections);
+        }
+        return KURA_ECONFIG;
+    }
+    if (strcmp(c->tls.cert_file, c->tls.key_file) == 0) {
+        if (ret_err) {
+            kura_buf_addf(ret_err,
+                          "%s:%u: [tls] key_file: must differ from cert_file (a key file is "
+                          "secret, a certificate is not)",
+                          c->path ? c->path : "kura.conf", kura_conf_key_line(c, "tls", "key_file"));
+        }
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
