@@ -102,7 +102,8 @@ enum kura_err {
     KURA_EMEDIATYPE = -1028,   /* 415 unsupported media type */
     KURA_EOVERFLOW = -1029,    /* arithmetic overflow on a size */
     KURA_EBUDGET = -1030,      /* 503 request exceeded its memory budget */
-    KURA_E_LAST = -1031,
+    KURA_ENOTIMPL = -1031,     /* 501 not implemented (e.g. an unknown transfer coding) */
+    KURA_E_LAST = -1032,
 };
 
 enum kura_lang { KURA_LANG_EN = 0, KURA_LANG_JA = 1 };
@@ -215,9 +216,13 @@ struct kura_buf {
     size_t cap;    /* allocated bytes */
     size_t max;    /* hard limit on len */
     int err;       /* first error: -ENOMEM or KURA_ETOOBIG; sticky until kura_buf_reset */
+    bool secret;   /* growth wipes the old block; release with kura_buf_release_wipe */
 };
 
 #define KURA_BUF_INIT(maxlen) ((struct kura_buf){.max = (maxlen)})
+/* For buffers that will hold a secret (a key file's text): no copy is left behind when the
+ * buffer grows. Release with kura_buf_release_wipe. */
+#define KURA_BUF_INIT_SECRET(maxlen) ((struct kura_buf){.max = (maxlen), .secret = true})
 
 void kura_buf_init(struct kura_buf *b, size_t max);
 /* Frees the memory; b may be reused after kura_buf_init. */
@@ -314,8 +319,9 @@ KURA_MUST_CHECK int kura_file_write_atomic(int dirfd, const char *name, const vo
                                            size_t len, mode_t mode);
 
 /* Reads a whole regular file into ret (which the caller has initialised with its maximum);
- * KURA_ETOOBIG when the file exceeds that maximum. Does not follow a symlink in the last
- * component. */
+ * KURA_ETOOBIG when the file exceeds that maximum; -EINVAL when it is not a regular file (a
+ * FIFO or device is refused without blocking). Does not follow a symlink in the last
+ * component. Use a KURA_BUF_INIT_SECRET buffer for files holding secrets. */
 KURA_MUST_CHECK int kura_file_read_all(int dirfd, const char *name, struct kura_buf *ret);
 
 /* fsync of a directory (after creating, renaming or removing entries in it). */

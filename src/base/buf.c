@@ -16,8 +16,11 @@ void kura_buf_init(struct kura_buf *b, size_t max)
 
 void kura_buf_release(struct kura_buf *b)
 {
+    if (b->secret) {
+        kura_wipe(b->ptr, b->cap);
+    }
     kura_free(b->ptr);
-    *b = (struct kura_buf){.max = b->max};
+    *b = (struct kura_buf){.max = b->max, .secret = b->secret};
 }
 
 void kura_buf_release_wipe(struct kura_buf *b)
@@ -68,7 +71,18 @@ static bool reserve(struct kura_buf *b, size_t extra)
     if (cap > b->max + 1) {
         cap = b->max + 1;
     }
-    char *p = kura_reallocarray(b->ptr, cap, 1);
+    char *p;
+    if (b->secret) {
+        /* realloc would free the old block unwiped: move the secret by hand. */
+        p = kura_malloc(cap);
+        if (p && b->ptr) {
+            memcpy(p, b->ptr, b->len + 1);
+            kura_wipe(b->ptr, b->cap);
+            kura_free(b->ptr);
+        }
+    } else {
+        p = kura_reallocarray(b->ptr, cap, 1);
+    }
     if (!p) {
         set_err(b, -ENOMEM);
         return false;
@@ -173,6 +187,6 @@ char *kura_buf_detach(struct kura_buf *b, size_t *ret_len)
     if (ret_len) {
         *ret_len = b->len;
     }
-    *b = (struct kura_buf){.max = b->max};
+    *b = (struct kura_buf){.max = b->max, .secret = b->secret};
     return p;
 }

@@ -8,6 +8,7 @@
 #include "base.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #ifdef KURA_TEST_HOOKS
@@ -56,11 +57,15 @@ void kura_clock_format(int64_t wall_ms, char out[static KURA_TIME_STR_MAX])
         secs--;
     }
     struct tm tm;
-    if (!gmtime_r(&secs, &tm)) {
+    /* Years beyond 9999 do not fit the fixed-width format; they only arise from a corrupt
+     * clock or input, and are reported as such rather than truncated. */
+    if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
         (void)snprintf(out, KURA_TIME_STR_MAX, "invalid-time");
         return;
     }
-    (void)snprintf(out, KURA_TIME_STR_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   ms);
+    char tmp[96]; /* what the compiler can prove the format needs for any int fields */
+    (void)snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    memcpy(out, tmp, KURA_TIME_STR_MAX - 1);
+    out[KURA_TIME_STR_MAX - 1] = '\0';
 }

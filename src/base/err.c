@@ -70,6 +70,8 @@ static const struct err_entry table[] = {
     {KURA_EOVERFLOW, "overflow", 400, "size arithmetic overflow", "サイズの計算があふれました"},
     {KURA_EBUDGET, "request_too_complex", 503, "request exceeded its memory budget",
      "リクエストがメモリ上限を超えました"},
+    {KURA_ENOTIMPL, "not_implemented", 501, "not implemented by this server",
+     "このサーバーでは実装されていません"},
 };
 
 _Static_assert(KURA_ARRAY_SIZE(table) == (size_t)(KURA_EBADREQ - KURA_E_LAST),

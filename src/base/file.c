@@ -90,7 +90,9 @@ fail:
 
 int kura_file_read_all(int dirfd, const char *name, struct kura_buf *ret)
 {
-    _cleanup_(kura_closep) int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+    _cleanup_(kura_closep) int fd =
+        openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         return -errno;
     }

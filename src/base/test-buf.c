@@ -64,6 +64,21 @@ static void test_large_growth(void **state)
     kura_buf_release_wipe(&b);
 }
 
+static void test_secret_growth(void **state)
+{
+    (void)state;
+    struct kura_buf b = KURA_BUF_INIT_SECRET(1 << 16);
+    for (int i = 0; i < 5000; i++) {
+        kura_buf_addc(&b, 'k');
+    }
+    assert_int_equal(kura_buf_err(&b), 0);
+    assert_int_equal(b.len, 5000);
+    assert_true(b.secret);
+    kura_buf_release_wipe(&b);
+    assert_null(b.ptr);
+    assert_true(b.secret); /* still a secret buffer if reused */
+}
+
 static void test_escaped(void **state)
 {
     (void)state;
@@ -101,6 +116,7 @@ int main(void)
         cmocka_unit_test(test_append_and_terminate), cmocka_unit_test(test_max_is_hard_and_sticky),
         cmocka_unit_test(test_addf_respects_max),    cmocka_unit_test(test_large_growth),
         cmocka_unit_test(test_escaped),              cmocka_unit_test(test_detach),
+        cmocka_unit_test(test_secret_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,9 @@ static void test_read_limits(void **state)
     assert_int_equal(kura_file_read_all(dirfd_, "link", &b), -ELOOP);
     assert_int_equal(mkdirat(dirfd_, "sub", 0700), 0);
     assert_int_equal(kura_file_read_all(dirfd_, "sub", &b), -EINVAL);
+    assert_int_equal(mkfifoat(dirfd_, "fifo", 0600), 0);
+    assert_int_equal(kura_file_read_all(dirfd_, "fifo", &b), -EINVAL); /* and does not block */
+    assert_int_equal(unlinkat(dirfd_, "fifo", 0), 0);
     assert_int_equal(unlinkat(dirfd_, "sub", AT_REMOVEDIR), 0);
     kura_buf_release(&b);
 }

@@ -123,6 +123,13 @@ KURA_MUST_CHECK int kura_conf_parse_listen(const char *s, struct sockaddr_storag
 KURA_MUST_CHECK int kura_conf_parse_origin(const char *s, char ret_host[static KURA_CONF_HOST_MAX],
                                            uint16_t *ret_port);
 
+/* "host" or "host:port" as in a Host header or allowed_hosts: a DNS name, an IPv4 literal or a
+ * bracketed IPv6 literal, then an optional port 1-65535 (ret_port 0 when absent). The host is
+ * written lower-cased and without brackets. */
+KURA_MUST_CHECK int kura_conf_parse_hostport(const char *s, size_t len,
+                                             char ret_host[static KURA_CONF_HOST_MAX],
+                                             uint16_t *ret_port);
+
 /* An address range "10.0.0.0/8", "::1/128" or a single address (full-length prefix). */
 struct kura_cidr {
     int family; /* AF_INET or AF_INET6 */

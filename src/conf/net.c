@@ -211,3 +211,9 @@ bool kura_cidr_contains(const struct kura_cidr *range, const struct sockaddr *sa
     }
     return family == range->family && prefix_match(addr, range->addr, range->prefix);
 }
+
+int kura_conf_parse_hostport(const char *s, size_t len, char ret_host[static KURA_CONF_HOST_MAX],
+                             uint16_t *ret_port)
+{
+    return conf_parse_hostport(kura_str_make(s, len), ret_host, ret_port);
+}

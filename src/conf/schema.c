@@ -84,7 +84,8 @@ const struct conf_key kura_conf_keys[] = {
     /* [password] */
     {"password", "profile", ENUM(password, profile), "kura-default", 0, 0, NULL,
      password_profiles, NULL, NULL,
-     "Password policy profile; docs/configuration.md describes each profile's rules"},
+     "Password policy profile: kura-default, NIST SP 800-63B, the three MHLW 6.0 examples, or "
+     "the rule set of a source document (nbdc, ccat, iso27001, kiyosu)"},
     {"password", "hash_opslimit", UINT(password, hash_opslimit), "2", 1, 100, "passes", NULL,
      NULL, NULL, "Argon2id time cost; hashes made with other costs are upgraded at next login"},
     {"password", "hash_memlimit_kib", UINT(password, hash_memlimit_kib), "65536", 8, 4194304,
