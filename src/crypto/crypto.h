@@ -1,0 +1,306 @@
+/* crypto — kura's key material: Crypt4GH key files, Ed25519 signing keys, the self-signed TLS
+ * certificate, and the keyring kept in the data folder's keys/ directory.
+ *
+ * Purpose: create, write, read and check every long-lived key kura holds. The file-encryption
+ * format itself (Crypt4GH headers and segments) is not here yet; this area hands it the keys.
+ *
+ * Specifications:
+ *  - GA4GH Crypt4GH v1, key format "c4gh-v1" (crypt4gh.readthedocs.io, "Keys"; checked against
+ *    the EGA Python and NeIC Go implementations). Unlike the Crypt4GH *file* format, whose
+ *    integers are little-endian, key-file string lengths are 2-byte and KDF rounds 4-byte
+ *    big-endian. Layout: "c4gh-v1" | string kdfname | [string rounds||salt, when kdfname is not
+ *    "none"] | string ciphername | string key-or-(nonce||ciphertext||tag) | [string comment].
+ *  - RFC 7748 (X25519), RFC 8032 (Ed25519), RFC 7914 (scrypt, N=2^14 r=8 p=1 as the reference
+ *    implementations use; the rounds field is ignored for scrypt), RFC 8439 (ChaCha20-Poly1305,
+ *    IETF 12-byte nonce, no associated data).
+ *  - RFC 7468 (PEM armour), RFC 5958 + RFC 8410 §7 (Ed25519 PKCS#8 private key, the fixed
+ *    prefix 302e020100300506032b657004220420 + 32-byte seed) and RFC 8410 §4
+ *    (SubjectPublicKeyInfo, 302a300506032b6570032100 + 32-byte key), so that `openssl pkey`
+ *    reads kura's files.
+ *  - RFC 5280 (the TLS certificate): ECDSA P-256, SHA-256, 16-byte random positive serial,
+ *    CN = first DNS name, SubjectAltName DNS names and IP addresses, keyUsage
+ *    digitalSignature, extKeyUsage serverAuth, basicConstraints CA:FALSE, 397 days by default
+ *    (the CA/Browser Forum's ceiling for public certificates).
+ *
+ * Invariants:
+ *  - No primitive is written here: libsodium does X25519, Ed25519, scrypt, ChaCha20-Poly1305 and
+ *    base64; GnuTLS does ECDSA and X.509.
+ *  - Long-lived secret keys (struct kura_sign_key, struct kura_keyring and the TLS key text in
+ *    it) live in sodium_malloc memory, read-only once loaded, wiped when freed. Keys handed out
+ *    in caller arrays (uint8_t[32]) are the caller's to wipe (sodium_memzero).
+ *  - Every intermediate secret (derived keys, decoded blobs, armoured text of secret keys) is
+ *    wiped on every exit path.
+ *  - Parsers work on (ptr, len) with a cursor; every length read from a file is checked against
+ *    what remains before it is used, and the whole input is capped before anything is decoded.
+ *  - Secret files are written atomically with mode 0600, public files with 0644.
+ *
+ * Limits: KURA_C4GH_KEY_FILE_MAX bytes of key-file text, KURA_C4GH_PASSPHRASE_MAX bytes of
+ * passphrase, KURA_C4GH_SALT_MAX bytes of KDF salt, KURA_TLS_NAMES_MAX names per certificate,
+ * KURA_TLS_DAYS_MAX days of validity, KURA_TLS_FILE_MAX bytes per TLS PEM file.
+ *
+ * Errors: 0 / -errno / KURA_E*. KURA_ESYNTAX: malformed input; KURA_EUNSUPPORTED: well-formed but
+ * an algorithm kura does not implement (bcrypt, pbkdf2_hmac_sha256, other ciphers, other PEM
+ * labels); KURA_ECRYPTO: wrong passphrase, damaged ciphertext or bad signature — one generic
+ * error, never more detail; KURA_ETOOBIG: over a limit; KURA_EKEYMODE: a secret file readable by
+ * others or not ours. Functions taking `struct kura_buf *reterr_why` (may be NULL) append a
+ * one-line, lower-case explanation there on failure only, e.g. "unsupported KDF 'bcrypt'";
+ * these messages never contain key material or passphrases.
+ *
+ * Security assumptions: the keys/ directory is mode 0700 and owned by the user running kura, so
+ * nobody else can replace files in it between a check and a read (reads also re-check the open
+ * descriptor). A passphrase-protected c4gh.sec protects the file-encryption key at rest only;
+ * once loaded, keys are as safe as the process memory (core dumps are disabled by the caller).
+ * sodium_malloc'd pages are mlock'ed when RLIMIT_MEMLOCK allows. Scrypt parameters are fixed, not
+ * read from the file, so a hostile key file cannot make kura allocate more than 16 MiB for the
+ * KDF. This area never logs.
+ *
+ * Thread safety: after kura_crypto_init, every function is safe to call from several threads on
+ * different objects; a loaded keyring may be read from any thread.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* ---- initialisation ----------------------------------------------------------------------- */
+
+/* Initialises libsodium (sodium_init). Call once at start, before any other function here.
+ * Idempotent. Errors: KURA_EINTERNAL when libsodium cannot initialise. */
+KURA_MUST_CHECK int kura_crypto_init(void);
+
+/* ---- Crypt4GH keys (X25519) ---------------------------------------------------------------- */
+
+#define KURA_C4GH_KEY_BYTES 32
+/* Largest key file accepted, armour included. */
+#define KURA_C4GH_KEY_FILE_MAX 16384
+#define KURA_C4GH_PASSPHRASE_MAX 1024
+#define KURA_C4GH_SALT_MAX 64
+
+/* Generates an X25519 key pair. The caller wipes ret_sk after use. Errors: KURA_EINTERNAL. */
+KURA_MUST_CHECK int kura_c4gh_keygen(uint8_t ret_pk[KURA_C4GH_KEY_BYTES],
+                                     uint8_t ret_sk[KURA_C4GH_KEY_BYTES]);
+
+/* Computes the public key of an X25519 secret key (crypto_scalarmult_base). */
+KURA_MUST_CHECK int kura_c4gh_public_from_secret(const uint8_t sk[KURA_C4GH_KEY_BYTES],
+                                                 uint8_t ret_pk[KURA_C4GH_KEY_BYTES]);
+
+/* Armours sk as a c4gh-v1 private key and appends the text to ret_text. With passphrase NULL the
+ * key is stored in clear (kdf and cipher "none", label CRYPT4GH PRIVATE KEY); otherwise it is
+ * encrypted with ChaCha20-Poly1305 under scrypt(passphrase, 16-byte random salt) (label CRYPT4GH
+ * ENCRYPTED PRIVATE KEY). Pass an empty ret_text and release it with kura_buf_release_wipe.
+ * Errors: -EINVAL (empty passphrase: pass NULL for an unencrypted key), KURA_ETOOBIG (passphrase
+ * longer than KURA_C4GH_PASSPHRASE_MAX, or ret_text full), -ENOMEM. */
+KURA_MUST_CHECK int kura_c4gh_format_private_key(const uint8_t sk[KURA_C4GH_KEY_BYTES],
+                                                 const char *passphrase, struct kura_buf *ret_text);
+
+/* Appends "-----BEGIN CRYPT4GH PUBLIC KEY-----\n<base64>\n-----END CRYPT4GH PUBLIC KEY-----\n".
+ * Errors: KURA_ETOOBIG, -ENOMEM. */
+KURA_MUST_CHECK int kura_c4gh_format_public_key(const uint8_t pk[KURA_C4GH_KEY_BYTES],
+                                                struct kura_buf *ret_text);
+
+/* Parses a c4gh-v1 private key. Armour labels accepted: CRYPT4GH PRIVATE KEY, CRYPT4GH ENCRYPTED
+ * PRIVATE KEY, ENCRYPTED PRIVATE KEY. KDFs: "none" and "scrypt"; cipher "chacha20_poly1305". A
+ * trailing comment is allowed and ignored. passphrase may be NULL for an unencrypted key (it is
+ * ignored then). Errors: KURA_ETOOBIG (text over KURA_C4GH_KEY_FILE_MAX, passphrase over
+ * KURA_C4GH_PASSPHRASE_MAX), KURA_ESYNTAX (bad armour, base64 or structure), KURA_EUNSUPPORTED
+ * (bcrypt, pbkdf2_hmac_sha256, any other KDF or cipher: reterr_why says which), KURA_ECRYPTO
+ * (wrong passphrase or damaged key, or passphrase NULL for an encrypted key), -ENOMEM. */
+KURA_MUST_CHECK int kura_c4gh_parse_private_key(const char *text, size_t len,
+                                                const char *passphrase,
+                                                uint8_t ret_sk[KURA_C4GH_KEY_BYTES],
+                                                struct kura_buf *reterr_why);
+
+/* Tells, without a passphrase and without running the KDF, whether the private key in text is
+ * encrypted (so that a caller knows whether to ask for a passphrase). Errors as for
+ * kura_c4gh_parse_private_key, except KURA_ECRYPTO. */
+KURA_MUST_CHECK int kura_c4gh_private_key_is_encrypted(const char *text, size_t len,
+                                                       bool *ret_encrypted,
+                                                       struct kura_buf *reterr_why);
+
+/* Parses a Crypt4GH public key: label CRYPT4GH PUBLIC KEY, base64 of exactly 32 bytes (the form
+ * every Crypt4GH implementation writes), or label PUBLIC KEY holding exactly the 44-byte X25519
+ * SubjectPublicKeyInfo (RFC 8410; OpenSSL's and the NeIC Go tool's other form). OpenSSH and
+ * Ed25519 keys, which some tools convert to X25519, are refused. Errors: KURA_ETOOBIG,
+ * KURA_ESYNTAX, KURA_EUNSUPPORTED (another PEM label or algorithm), -ENOMEM. */
+KURA_MUST_CHECK int kura_c4gh_parse_public_key(const char *text, size_t len,
+                                               uint8_t ret_pk[KURA_C4GH_KEY_BYTES],
+                                               struct kura_buf *reterr_why);
+
+/* Writes dirfd/name atomically, mode 0600, as kura_c4gh_format_private_key formats it. Errors:
+ * those of kura_c4gh_format_private_key and kura_file_write_atomic. */
+KURA_MUST_CHECK int kura_c4gh_write_private_key(int dirfd, const char *name,
+                                                const uint8_t sk[KURA_C4GH_KEY_BYTES],
+                                                const char *passphrase);
+
+/* Writes dirfd/name atomically, mode 0644. */
+KURA_MUST_CHECK int kura_c4gh_write_public_key(int dirfd, const char *name,
+                                               const uint8_t pk[KURA_C4GH_KEY_BYTES]);
+
+/* Reads and parses dirfd/name (a regular file, symlinks not followed). Errors: -errno, -EINVAL
+ * (not a regular file), and those of kura_c4gh_parse_private_key. The file's mode is not judged
+ * here; the keyring does that for its own files. */
+KURA_MUST_CHECK int kura_c4gh_read_private_key(int dirfd, const char *name, const char *passphrase,
+                                               uint8_t ret_sk[KURA_C4GH_KEY_BYTES],
+                                               struct kura_buf *reterr_why);
+
+KURA_MUST_CHECK int kura_c4gh_read_public_key(int dirfd, const char *name,
+                                              uint8_t ret_pk[KURA_C4GH_KEY_BYTES],
+                                              struct kura_buf *reterr_why);
+
+/* ---- Ed25519 signing keys ------------------------------------------------------------------ */
+
+#define KURA_SIGN_PUBLIC_KEY_BYTES 32
+#define KURA_SIGN_BYTES 64
+/* Largest PEM file accepted for an Ed25519 key. */
+#define KURA_SIGN_KEY_FILE_MAX 4096
+
+/* An Ed25519 secret key (with its public key), in read-only sodium_malloc memory. Opaque. */
+struct kura_sign_key;
+
+/* Generates a key. Free it with kura_sign_key_free. Errors: -ENOMEM. */
+KURA_MUST_CHECK int kura_sign_key_generate(struct kura_sign_key **ret);
+
+/* Parses a PKCS#8 PEM Ed25519 private key ("-----BEGIN PRIVATE KEY-----"): exactly the 48-byte
+ * RFC 8410 encoding (fixed prefix, then the 32-byte seed); anything else (another algorithm,
+ * attributes, an embedded public key, an encrypted key) is refused. Free with
+ * kura_sign_key_free. Errors: KURA_ETOOBIG, KURA_ESYNTAX, KURA_EUNSUPPORTED, -ENOMEM. */
+KURA_MUST_CHECK int kura_sign_key_parse(const char *text, size_t len, struct kura_sign_key **ret,
+                                        struct kura_buf *reterr_why);
+
+/* Reads and parses dirfd/name. Errors: -errno, -EINVAL, and those of kura_sign_key_parse. */
+KURA_MUST_CHECK int kura_sign_key_read(int dirfd, const char *name, struct kura_sign_key **ret,
+                                       struct kura_buf *reterr_why);
+
+/* Writes the private key to dirfd/key_name (PKCS#8 PEM, mode 0600) and, unless pub_name is
+ * NULL, the public key to dirfd/pub_name (SPKI PEM, mode 0644). Errors: -errno. */
+KURA_MUST_CHECK int kura_sign_key_write(const struct kura_sign_key *key, int dirfd,
+                                        const char *key_name, const char *pub_name);
+
+/* The key's 32-byte public key; valid as long as key. */
+const uint8_t *kura_sign_key_public(const struct kura_sign_key *key);
+
+/* Wipes and frees; accepts NULL; returns NULL. */
+struct kura_sign_key *kura_sign_key_free(struct kura_sign_key *key);
+void kura_sign_key_freep(struct kura_sign_key **key);
+
+/* Detached Ed25519 signature of msg. Errors: KURA_EINTERNAL. */
+KURA_MUST_CHECK int kura_sign_message(const struct kura_sign_key *key, const void *msg, size_t len,
+                                      uint8_t ret_sig[KURA_SIGN_BYTES]);
+
+/* 0 when sig is pk's valid signature of msg, else KURA_ECRYPTO (no other detail). */
+KURA_MUST_CHECK int kura_sign_verify(const uint8_t pk[KURA_SIGN_PUBLIC_KEY_BYTES], const void *msg,
+                                     size_t len, const uint8_t sig[KURA_SIGN_BYTES]);
+
+/* Parses an SPKI PEM Ed25519 public key ("-----BEGIN PUBLIC KEY-----"), exactly the 44-byte
+ * RFC 8410 encoding. Errors: KURA_ETOOBIG, KURA_ESYNTAX, KURA_EUNSUPPORTED, -ENOMEM. */
+KURA_MUST_CHECK int kura_sign_public_key_parse(const char *text, size_t len,
+                                               uint8_t ret_pk[KURA_SIGN_PUBLIC_KEY_BYTES],
+                                               struct kura_buf *reterr_why);
+
+KURA_MUST_CHECK int kura_sign_public_key_read(int dirfd, const char *name,
+                                              uint8_t ret_pk[KURA_SIGN_PUBLIC_KEY_BYTES],
+                                              struct kura_buf *reterr_why);
+
+/* Appends the SPKI PEM text of pk to ret_text. Errors: KURA_ETOOBIG, -ENOMEM. */
+KURA_MUST_CHECK int kura_sign_public_key_format(const uint8_t pk[KURA_SIGN_PUBLIC_KEY_BYTES],
+                                                struct kura_buf *ret_text);
+
+/* ---- self-signed TLS certificate (GnuTLS) -------------------------------------------------- */
+
+#define KURA_TLS_DAYS_DEFAULT 397
+#define KURA_TLS_DAYS_MAX 3650
+/* DNS names plus IP addresses in one certificate. */
+#define KURA_TLS_NAMES_MAX 64
+/* A DNS name (RFC 1035: 253 characters, labels of at most 63). */
+#define KURA_TLS_DNS_NAME_MAX 253
+/* Largest tls.crt / tls.key the keyring reads. */
+#define KURA_TLS_FILE_MAX 65536
+
+struct kura_tls_cert_opts {
+    const char *const *dns_names; /* letters, digits, '-', '.'; the first becomes the CN */
+    size_t n_dns_names;
+    const char *const *ips; /* textual IPv4 or IPv6 addresses */
+    size_t n_ips;
+    unsigned days; /* validity; 0 means KURA_TLS_DAYS_DEFAULT */
+};
+
+/* Generates an ECDSA P-256 key and a self-signed certificate for the given names (at least one
+ * DNS name or IP address; CN is the first DNS name, else the first IP address), valid from five
+ * minutes ago for opts->days days. Writes the certificate to dirfd/cert_name (PEM, 0644) and
+ * the key to dirfd/key_name (PKCS#8 PEM, 0600). Errors: KURA_ECONFIG (no name, invalid name or
+ * address: reterr_why quotes it), KURA_ERANGE (days over KURA_TLS_DAYS_MAX), KURA_ETOOBIG (too
+ * many names), KURA_EINTERNAL (GnuTLS failed: reterr_why has its message), -ENOMEM, -errno. */
+KURA_MUST_CHECK int kura_tls_selfsigned_write(int dirfd, const char *cert_name,
+                                              const char *key_name,
+                                              const struct kura_tls_cert_opts *opts,
+                                              struct kura_buf *reterr_why);
+
+/* ---- the keyring: the data folder's keys/ directory ---------------------------------------- */
+
+/* Files in keys/. Secret ones must be regular files owned by the euid with no group or other
+ * permission bits; public ones regular files owned by the euid, writable by nobody else. */
+#define KURA_KEYRING_C4GH_SEC "c4gh.sec"   /* secret: X25519, file encryption */
+#define KURA_KEYRING_C4GH_PUB "c4gh.pub"   /* public */
+#define KURA_KEYRING_SIGN_KEY "sign.key"   /* secret: Ed25519, certificates kura issues */
+#define KURA_KEYRING_SIGN_PUB "sign.pub"   /* public */
+#define KURA_KEYRING_AUDIT_KEY "audit.key" /* secret: Ed25519, audit checkpoints only */
+#define KURA_KEYRING_AUDIT_PUB "audit.pub" /* public */
+#define KURA_KEYRING_TLS_CRT "tls.crt"     /* public: self-signed certificate */
+#define KURA_KEYRING_TLS_KEY "tls.key"     /* secret: its ECDSA key */
+#define KURA_KEYRING_PEPPER "pepper"       /* secret: 32 random bytes, base64, password hashing */
+
+#define KURA_KEYRING_PEPPER_BYTES 32
+
+struct kura_keyring_create_opts {
+    const char *passphrase; /* protects c4gh.sec; NULL stores it unencrypted */
+    const char *const *tls_dns_names;
+    size_t n_tls_dns_names;
+    const char *const *tls_ips;
+    size_t n_tls_ips;
+    unsigned tls_days; /* 0: KURA_TLS_DAYS_DEFAULT */
+};
+
+/* Generates and writes every key into keys_dirfd (which the caller created with mode 0700).
+ * Refuses to overwrite: if any keyring file already exists nothing is written (KURA_EEXIST).
+ * On failure the files this call wrote are removed again. The caller serialises calls (it holds
+ * the data-folder lock). Errors: KURA_EEXIST, KURA_EKEYMODE (keys directory open to group or
+ * others), those of kura_tls_selfsigned_write, -errno, -ENOMEM. */
+KURA_MUST_CHECK int kura_keyring_create(int keys_dirfd, const struct kura_keyring_create_opts *opts,
+                                        struct kura_buf *reterr_why);
+
+/* Checks the keys directory and every keyring file, stopping at the first problem, which it
+ * appends to reterr_problem, e.g. "keys/c4gh.sec: mode 0640 allows group or others; chmod 600".
+ * Errors: KURA_EKEYMODE (directory or secret file accessible by group or others, a file that is
+ * a symlink, not regular, or not owned by the euid, a public file writable by group or others),
+ * -ENOENT (a file is missing), -errno. */
+KURA_MUST_CHECK int kura_keyring_check(int keys_dirfd, struct kura_buf *reterr_problem);
+
+/* Every key, loaded and cross-checked, in read-only sodium_malloc memory. Opaque. */
+struct kura_keyring;
+
+/* Runs kura_keyring_check, then loads every key (c4gh.sec decrypted with passphrase, which may
+ * be NULL for an unencrypted one), checks that each public file matches its secret and that
+ * tls.key matches tls.crt. Free with kura_keyring_free. Errors: those of kura_keyring_check and
+ * kura_c4gh_parse_private_key, KURA_ECORRUPT (a public file does not match its secret, a damaged
+ * pepper or TLS file), -ENOMEM; reterr_why says which file. */
+KURA_MUST_CHECK int kura_keyring_load(int keys_dirfd, const char *passphrase,
+                                      struct kura_keyring **ret, struct kura_buf *reterr_why);
+
+/* Wipes and frees; accepts NULL; returns NULL. */
+struct kura_keyring *kura_keyring_free(struct kura_keyring *kr);
+void kura_keyring_freep(struct kura_keyring **kr);
+
+/* Accessors. The memory belongs to the keyring, is read-only, and lives until kura_keyring_free.
+ * Never copy a secret out of it for longer than one operation. */
+const uint8_t *kura_keyring_c4gh_public_key(const struct kura_keyring *kr); /* 32 bytes */
+const uint8_t *kura_keyring_c4gh_secret_key(const struct kura_keyring *kr); /* 32 bytes */
+const struct kura_sign_key *kura_keyring_sign_key(const struct kura_keyring *kr);
+const struct kura_sign_key *kura_keyring_audit_key(const struct kura_keyring *kr);
+const uint8_t *kura_keyring_pepper(const struct kura_keyring *kr); /* 32 bytes */
+/* NUL-terminated PEM text; *ret_len (if not NULL) gets its length. The key text is in
+ * sodium_malloc memory. */
+const char *kura_keyring_tls_cert_pem(const struct kura_keyring *kr, size_t *ret_len);
+const char *kura_keyring_tls_key_pem(const struct kura_keyring *kr, size_t *ret_len);
