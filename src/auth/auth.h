@@ -1,0 +1,161 @@
+/* auth — who may log in, and how a password is checked (minimal first part).
+ *
+ * Purpose: login-ID rules, password hashing and verification (Argon2id with a server-side
+ * pepper), one-time passwords, and creating the first administrator. Later: password policy
+ * profiles, lockout, sessions, MFA, app passwords, client certificates, elevation.
+ *
+ * Password storage (why it looks like this):
+ *  - The stored string is libsodium's encoded Argon2id ("$argon2id$v=19$m=M,t=T,p=1$salt$hash"):
+ *    memory-hard, salted per password, and self-describing, so the cost can be raised later and
+ *    old hashes upgraded at the next successful login (kura_password_verify's needs_rehash).
+ *  - Argon2id never sees the password itself: it hashes HMAC-SHA-512-256(pepper, password), a
+ *    32-byte MAC keyed with the pepper, a 32-byte secret kept in the data folder's keys/pepper
+ *    (mode 0600) and never in the database. A stolen database (backup, SQL-level leak) alone
+ *    therefore cannot be brute-forced offline: every guess needs the pepper. With the pepper
+ *    too, the attacker is back to Argon2id's full cost per guess. The MAC also gives Argon2id a
+ *    fixed-length input whatever the password's length or bytes.
+ *  - Losing or changing the pepper invalidates every password (there is no pepper version in
+ *    the stored string yet; rotation would need one).
+ *
+ * Invariants and limits:
+ *  - Passwords are byte strings of 1..KURA_PASSWORD_MAX bytes (longer → KURA_ERANGE, so a
+ *    megabyte "password" cannot be used to burn CPU in HMAC); any bytes, including NUL, are
+ *    allowed: policy (length, dictionary, UTF-8 normalisation) belongs to the caller.
+ *  - Verification of an unknown account must cost what a real one costs: call
+ *    kura_password_dummy_verify with the same parameters, so response time does not reveal
+ *    whether a login ID exists.
+ *  - Intermediate secrets (the MAC, generated passwords) are wiped with sodium_memzero on every
+ *    path. Nothing here logs; passwords and hashes never reach logs or error strings.
+ *  - Argon2id is slow on purpose (default: 64 MiB, 2 passes, about 0.1 s per call): in the
+ *    server, call these functions from the work queue, never on the event loop.
+ *
+ * Security assumptions: the caller loads the pepper into sodium_malloc'ed memory and passes it
+ * in; the data folder is 0700; the first administrator's one-time password is shown once to the
+ * operator on the terminal and must be changed at first login (must_change_password).
+ *
+ * Not done yet: audit events for these operations (the audit area does not exist yet); lockout
+ * and rate limits (a caller's job until auth grows them).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "meta/meta.h"
+
+/* ---- login IDs ---------------------------------------------------------------------------- */
+
+/* Character classes for an ID rule (bitmask). Only ASCII is ever allowed: login IDs appear in
+ * paths, logs, URLs and mail, where Unicode look-alikes and normalisation would be trouble. */
+enum kura_id_class {
+    KURA_ID_CLASS_LOWER = 1u << 0,      /* a-z */
+    KURA_ID_CLASS_UPPER = 1u << 1,      /* A-Z */
+    KURA_ID_CLASS_DIGIT = 1u << 2,      /* 0-9 */
+    KURA_ID_CLASS_DOT = 1u << 3,        /* . */
+    KURA_ID_CLASS_HYPHEN = 1u << 4,     /* - */
+    KURA_ID_CLASS_UNDERSCORE = 1u << 5, /* _ */
+};
+
+/* What a site accepts as a login ID: a length range and the classes allowed for the first byte
+ * and for the rest. max_len is capped at KURA_META_ID_MAX whatever the rule says.
+ * IDs are compared byte for byte (case-sensitively): a rule that admits upper-case letters makes
+ * "Abc" and "abc" two accounts; prefer lower-case rules, or fold case before calling. */
+struct kura_id_rule {
+    size_t min_len;
+    size_t max_len;
+    unsigned first; /* enum kura_id_class bits allowed for the first byte */
+    unsigned rest;  /* enum kura_id_class bits allowed for the following bytes */
+};
+
+/* The default rule: 1..64 bytes of [a-z0-9][a-z0-9._-]* — cannot start with '.', '-' or '_',
+ * so ".", ".." and option-like "-x" are impossible. Example of a site rule, "exactly 10
+ * alphanumerics": {10, 10, LOWER | UPPER | DIGIT, LOWER | UPPER | DIGIT}. */
+extern const struct kura_id_rule kura_id_rule_default;
+
+/* True when id[0..len) satisfies rule (NULL: kura_id_rule_default). Any byte outside the
+ * allowed classes — NUL, '/', spaces, control bytes, non-ASCII (so also invalid UTF-8) — makes
+ * it invalid. */
+bool kura_auth_id_valid(const char *id, size_t len, const struct kura_id_rule *rule);
+
+/* ---- password hashing --------------------------------------------------------------------- */
+
+#define KURA_PASSWORD_MAX 1024u  /* bytes; longer passwords are refused (KURA_ERANGE) */
+#define KURA_PEPPER_BYTES 32u    /* == crypto_auth_hmacsha512256_KEYBYTES */
+#define KURA_PWHASH_STR_MAX 128u /* == crypto_pwhash_STRBYTES, including the NUL */
+
+/* Argon2id cost. opslimit: passes over memory; memlimit: bytes of memory (a multiple of 1024).
+ * Allowed range (KURA_ERANGE outside): opslimit 1..KURA_PWHASH_OPSLIMIT_MAX, memlimit
+ * crypto_pwhash_MEMLIMIT_MIN (8 KiB)..KURA_PWHASH_MEMLIMIT_MAX. The same caps apply to the cost
+ * written in a stored hash (KURA_ECORRUPT above them). */
+struct kura_pwhash_params {
+    unsigned long long opslimit;
+    size_t memlimit;
+};
+
+#define KURA_PWHASH_OPSLIMIT_MAX 64ull             /* libsodium's SENSITIVE is 4 */
+#define KURA_PWHASH_MEMLIMIT_MAX ((size_t)4 << 30) /* 4 GiB; SENSITIVE is 1 GiB */
+
+#define KURA_PWHASH_OPSLIMIT_DEFAULT 2ull               /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
+#define KURA_PWHASH_MEMLIMIT_DEFAULT ((size_t)64 << 20) /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
+
+/* {KURA_PWHASH_OPSLIMIT_DEFAULT, KURA_PWHASH_MEMLIMIT_DEFAULT}: libsodium's INTERACTIVE. */
+extern const struct kura_pwhash_params kura_pwhash_params_default;
+
+/* Hashes a password: Argon2id(HMAC-SHA-512-256(pepper, pw)) with a random salt. ret receives
+ * the NUL-terminated encoded string (at most KURA_PWHASH_STR_MAX bytes including the NUL),
+ * which is what kura_account.password_hash stores.
+ * Errors: KURA_ERANGE (pwlen 0 or > KURA_PASSWORD_MAX, params out of range), -ENOMEM (memlimit
+ * could not be allocated), KURA_ECRYPTO (libsodium failed otherwise). */
+KURA_MUST_CHECK int kura_password_hash(const struct kura_pwhash_params *params,
+                                       const uint8_t pepper[static KURA_PEPPER_BYTES],
+                                       const char *pw, size_t pwlen,
+                                       char ret[static KURA_PWHASH_STR_MAX]);
+
+/* Checks pw against a stored hash. 0 on match; then *ret_needs_rehash (may be NULL) is true when
+ * the stored cost differs from params, so the caller should store a fresh kura_password_hash.
+ * Errors: KURA_EUNAUTH (mismatch, or a wrong pepper), KURA_ECORRUPT (hash is not an Argon2id
+ * string this code could have written, or its cost is above the caps — a damaged database must
+ * not make us allocate terabytes), KURA_ERANGE (pwlen as for hashing, params out of range),
+ * -ENOMEM. The comparison inside libsodium is constant-time. */
+KURA_MUST_CHECK int kura_password_verify(const struct kura_pwhash_params *params,
+                                         const uint8_t pepper[static KURA_PEPPER_BYTES],
+                                         const char *hash, const char *pw, size_t pwlen,
+                                         bool *ret_needs_rehash);
+
+/* The same work as kura_password_verify at the cost params — HMAC, then Argon2id against a
+ * fixed hash built for those parameters, which no password matches — for login attempts on
+ * unknown IDs. Returns KURA_EUNAUTH (or KURA_ERANGE / -ENOMEM like kura_password_verify). */
+KURA_MUST_CHECK int kura_password_dummy_verify(const struct kura_pwhash_params *params,
+                                               const uint8_t pepper[static KURA_PEPPER_BYTES],
+                                               const char *pw, size_t pwlen);
+
+/* ---- generated passwords ------------------------------------------------------------------ */
+
+/* Alphabet of generated passwords: digits and letters without the look-alikes 0 O 1 l I, 57
+ * symbols, log2(57) ≈ 5.83 bits each; the default 20 characters carry ≈ 116 bits. */
+#define KURA_PASSWORD_ALPHABET "23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+#define KURA_PASSWORD_GEN_LEN 20u /* default length of one-time passwords */
+#define KURA_PASSWORD_GEN_MIN 12u /* ≈ 70 bits: nothing shorter is generated */
+
+/* Writes a random password of len characters (uniform over KURA_PASSWORD_ALPHABET, from the
+ * kernel CSPRNG) and a NUL into out. Errors: KURA_ERANGE (len < KURA_PASSWORD_GEN_MIN or >
+ * KURA_PASSWORD_MAX), -ENOBUFS (out_size < len + 1), -errno from the CSPRNG. out is untouched
+ * on failure. The caller wipes out after use. */
+KURA_MUST_CHECK int kura_password_generate(char *out, size_t out_size, size_t len);
+
+/* ---- first administrator ------------------------------------------------------------------ */
+
+/* Creates an administrator account: roles admin and user, status active, must_change_password
+ * set, and a fresh KURA_PASSWORD_GEN_LEN-character one-time password, hashed with params and
+ * pepper. Only the hash is stored; the password itself is copied to ret_otp (NUL-terminated)
+ * for the caller to show once, then wipe. id must satisfy kura_id_rule_default.
+ * Errors: KURA_ESYNTAX (bad id), -ENOBUFS (otp_size < KURA_PASSWORD_GEN_LEN + 1), KURA_EEXIST
+ * (the ID was ever used), the errors of kura_password_hash and kura_meta_account_create.
+ * ret_otp is written only on success. Whether an administrator may be created at all (e.g.
+ * only when no account exists yet) is the caller's decision. */
+KURA_MUST_CHECK int kura_auth_create_admin(struct kura_meta *m, const char *id,
+                                           const struct kura_pwhash_params *params,
+                                           const uint8_t pepper[static KURA_PEPPER_BYTES],
+                                           char *ret_otp, size_t otp_size);

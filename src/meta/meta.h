@@ -1,0 +1,243 @@
+/* meta — the metadata store: one interface, several backends.
+ *
+ * Purpose: everything kura knows about its data except the bytes of the files: installation
+ * properties, accounts and roles now; datasets, grants, the file tree, sessions and the audit
+ * index later. The interface is a versioned, const ops table (struct kura_meta_ops, SQLite's
+ * sqlite3_io_methods pattern); `sqlite.c` is the embedded default, `pg.c` (PostgreSQL) is meant
+ * to slot in beside it and pass the same contract test suite (src/meta/meta-contract.c).
+ *
+ * Invariants:
+ *  - A handle (struct kura_meta) is opaque and starts with its ops pointer. It is safe to use from
+ *    several threads at once: each backend serialises or pools internally (sqlite: one connection
+ *    behind one recursive mutex per handle; a connection pool can replace it later without any
+ *    change to callers).
+ *  - A transaction belongs to the thread that began it: kura_meta_txn_begin takes the handle's
+ *    lock and kura_meta_txn_commit / _rollback release it, so other threads block until the
+ *    transaction ends. Calls made by the owning thread in between join the transaction; they
+ *    nest (savepoints), so a function that needs atomicity (account_create) may be called inside
+ *    or outside a caller's transaction. Never wait on another thread that uses the same handle
+ *    while holding a transaction.
+ *  - Schema changes happen only in kura_meta_migrate, one transaction per migration, each
+ *    recorded in schema_version(version, name, applied_at). Migrations are plain SQL files under
+ *    src/meta/sql/<backend>/NNNN-name.sql compiled into the binary by scripts/embed.py; the last
+ *    one must be KURA_META_SCHEMA_LATEST (checked at compile time). A database whose schema is
+ *    newer than the binary is never modified (KURA_ESCHEMA): downgrades are refused, not guessed.
+ *  - Login IDs are never reused: accounts are never deleted, only marked deleted; the SQLite
+ *    schema enforces this with triggers.
+ *  - Every backend error is mapped to a kura code: duplicate key -> KURA_EEXIST, damaged or
+ *    foreign file -> KURA_ECORRUPT, lock contention beyond the busy timeout -> KURA_EBUSY, other
+ *    constraint violations (bad enum value, ...) -> -EINVAL, I/O -> -errno, unexpected ->
+ *    KURA_EINTERNAL. Backend messages go to the debug log only; they name columns, never values.
+ *
+ * Limits (checked before the backend sees the value, -EINVAL / KURA_ETOOBIG): account IDs
+ * 1..KURA_META_ID_MAX bytes, other text fields at most KURA_META_TEXT_MAX bytes, password hashes
+ * at most KURA_META_HASH_MAX bytes, install keys 1..KURA_META_KEY_MAX bytes; all must be valid
+ * UTF-8 without control bytes (values of install properties may not contain NUL either, being C
+ * strings). meta checks storage limits only; which IDs are acceptable is auth's rule.
+ *
+ * Security assumptions: the database holds password hashes and (later) the Crypt4GH headers
+ * that are the files' keys, so the SQLite file is created 0600 and an existing file that group or
+ * others can access, or that another user owns, is refused (KURA_EKEYMODE). SQLite runs with
+ * secure_delete=ON (deleted content is zeroed in the main file), the DEFENSIVE flag, untrusted
+ * schema, no URI filenames and no symlinked database file. Note for crypto-shredding: in WAL
+ * mode, overwritten pages survive in the -wal file until the next checkpoint; the store area
+ * must checkpoint (TRUNCATE) after destroying a header before it certifies the deletion.
+ *
+ * Durability: synchronous=FULL in WAL mode, so every commit is on stable storage before the call
+ * returns — losing a grant revocation, a password change or a deletion record on power loss
+ * matters more than metadata write speed (bulk data goes to the blob store, not here).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* ---- limits ------------------------------------------------------------------------------- */
+
+#define KURA_META_SCHEMA_LATEST 1u /* schema version this binary writes */
+#define KURA_META_OPS_VERSION 1u   /* struct kura_meta_ops layout */
+
+#define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
+#define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
+#define KURA_META_HASH_MAX 255u   /* bytes in a stored password hash string */
+#define KURA_META_KEY_MAX 128u    /* bytes in an install property key */
+#define KURA_META_VALUE_MAX 4096u /* bytes in an install property value */
+
+/* ---- roles and account status ------------------------------------------------------------- */
+
+/* Roles are a bitmask; an account may hold several. The names are the strings stored in
+ * account_roles.role and shown to users. Authorization decisions are made only by access_check
+ * (ARCHITECTURE.md); these bits merely record what was granted. */
+enum kura_role {
+    KURA_ROLE_USER = 1u << 0,
+    KURA_ROLE_PI = 1u << 1,
+    KURA_ROLE_COMMITTEE = 1u << 2,
+    KURA_ROLE_HELPDESK = 1u << 3,
+    KURA_ROLE_OPERATOR = 1u << 4,
+    KURA_ROLE_ADMIN = 1u << 5,
+    KURA_ROLE_AUDITOR = 1u << 6,
+    KURA_ROLE_ALL = (1u << 7) - 1,
+};
+
+/* Name of exactly one role bit ("user", "pi", ...); NULL for 0, several bits or unknown bits. */
+const char *kura_role_name(unsigned role);
+
+/* Parses a role name (exact, lower-case) into its bit. KURA_ESYNTAX if unknown. */
+KURA_MUST_CHECK int kura_role_parse(const char *s, size_t len, enum kura_role *ret);
+
+enum kura_account_status {
+    KURA_ACCOUNT_STATUS_ACTIVE = 0,
+    KURA_ACCOUNT_STATUS_LOCKED,
+    KURA_ACCOUNT_STATUS_DISABLED,
+    KURA_ACCOUNT_STATUS_EXPIRED,
+    KURA_ACCOUNT_STATUS_DELETED,
+    KURA_ACCOUNT_STATUS__COUNT,
+};
+
+/* "active", "locked", "disabled", "expired", "deleted"; NULL when out of range. */
+const char *kura_account_status_name(enum kura_account_status status);
+
+/* Parses a status name. KURA_ESYNTAX if unknown. */
+KURA_MUST_CHECK int kura_account_status_parse(const char *s, size_t len,
+                                              enum kura_account_status *ret);
+
+/* ---- the account record ------------------------------------------------------------------- */
+
+/* An account as stored. Times are UTC milliseconds since the epoch; 0 means "not set" (stored as
+ * NULL) for valid_from, valid_until and password_changed_at, and "now" for created_at and
+ * updated_at when creating. Negative times are rejected.
+ *
+ * Ownership: a record filled by kura_meta_account_get owns its strings; release it with
+ * kura_account_release. A record passed to kura_meta_account_create is only borrowed, so it may
+ * point at string literals or the caller's buffers (NULL text fields mean ""; a NULL
+ * password_hash means no password is set). */
+struct kura_account {
+    const char *id;
+    const char *display_name;
+    const char *email;
+    const char *affiliation;
+    const char *phone;
+    enum kura_account_status status;
+    int64_t valid_from;
+    int64_t valid_until;
+    const char *password_hash; /* encoded Argon2id string from kura_password_hash, or NULL */
+    int64_t password_changed_at;
+    bool must_change_password;
+    unsigned roles; /* bitmask of enum kura_role */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* Frees the strings of a record filled by kura_meta_account_get (wiping the password hash) and
+ * zeroes it; accepts a zeroed record. Never call it on a record whose strings you own. */
+void kura_account_release(struct kura_account *a);
+
+/* ---- handle and backends ------------------------------------------------------------------ */
+
+struct kura_meta;
+
+/* kura_meta_open flags */
+#define KURA_META_CREATE 0x1u   /* create the database if missing (mode 0600) */
+#define KURA_META_READONLY 0x2u /* no writes; migrate fails unless nothing is pending */
+
+/* Where a database's schema stands relative to this binary. */
+enum kura_meta_schema_state {
+    KURA_META_SCHEMA_CURRENT = 0, /* == KURA_META_SCHEMA_LATEST: ready to use */
+    KURA_META_SCHEMA_PENDING,     /* older (a new database is version 0): run kura_meta_migrate */
+    KURA_META_SCHEMA_NEWER,       /* written by a newer kura: refuse to touch it */
+};
+
+/* A backend. Fields after `name` are called only through the kura_meta_* wrappers below, which
+ * document their contracts; a backend implements exactly those contracts (the contract suite in
+ * meta-contract.c checks them). `version` is KURA_META_OPS_VERSION of the layout the backend was
+ * written for; fields are only ever appended. */
+struct kura_meta_ops {
+    unsigned version;
+    const char *name;
+    int (*open)(const char *target, unsigned flags, struct kura_meta **ret);
+    void (*close)(struct kura_meta *m);
+    int (*schema_version)(struct kura_meta *m, unsigned *ret);
+    int (*migrate)(struct kura_meta *m);
+    int (*txn_begin)(struct kura_meta *m);
+    int (*txn_commit)(struct kura_meta *m);
+    void (*txn_rollback)(struct kura_meta *m);
+    int (*install_get)(struct kura_meta *m, const char *key, char **ret_value);
+    int (*install_set)(struct kura_meta *m, const char *key, const char *value);
+    int (*account_create)(struct kura_meta *m, const struct kura_account *a);
+    int (*account_get)(struct kura_meta *m, const char *id, struct kura_account *ret);
+    int (*account_count)(struct kura_meta *m, uint64_t *ret);
+};
+
+/* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
+ * CREATE and READONLY together are -EINVAL. Does not migrate: call kura_meta_check_schema or
+ * kura_meta_migrate next. Close the handle with kura_meta_close.
+ * Errors: KURA_EUNSUPPORTED (unknown backend), -ENOENT (no such file, without CREATE),
+ * KURA_EKEYMODE (file accessible by group/others or owned by someone else), KURA_ECORRUPT (not a
+ * database), -errno, KURA_EINTERNAL. */
+KURA_MUST_CHECK int kura_meta_open(const char *backend, const char *target, unsigned flags,
+                                   struct kura_meta **ret);
+
+/* Closes the handle; accepts NULL; returns NULL. No transaction may be open (assert) and no
+ * other thread may still be using the handle. */
+struct kura_meta *kura_meta_close(struct kura_meta *m);
+/* For _cleanup_(kura_meta_closep). */
+void kura_meta_closep(struct kura_meta **mp);
+
+/* The backend's name ("sqlite"). */
+const char *kura_meta_backend(const struct kura_meta *m);
+
+/* The highest applied schema version (0 for a new, empty database). */
+KURA_MUST_CHECK int kura_meta_schema_version(struct kura_meta *m, unsigned *ret);
+
+/* Compares the schema with KURA_META_SCHEMA_LATEST. Returns 0 when current; KURA_ESCHEMA when
+ * the database is older (needs kura_meta_migrate) or newer (needs a newer kura). *ret_state
+ * (may be NULL) says which: it is the answer of the check, so unlike other ret_ parameters it
+ * is written for both 0 and KURA_ESCHEMA; other errors leave it untouched. */
+KURA_MUST_CHECK int kura_meta_check_schema(struct kura_meta *m,
+                                           enum kura_meta_schema_state *ret_state);
+
+/* Applies every pending migration in order, each in its own transaction, recording it in
+ * schema_version. A no-op when current. KURA_ESCHEMA, touching nothing, when the database is
+ * newer than this binary. KURA_ENOTKURA, touching nothing, when a version-0 database already
+ * holds tables (somebody else's database). -EINVAL inside a transaction; -EROFS when read-only
+ * with work pending. A failed migration is rolled back whole; earlier ones stay applied. Safe
+ * against a second process migrating at the same time (each step re-reads the version under the
+ * write lock). */
+KURA_MUST_CHECK int kura_meta_migrate(struct kura_meta *m);
+
+/* Transactions (see the invariants above). begin takes the database's write lock at once (no
+ * deadlock-prone upgrade from reader to writer later); KURA_EBUSY if another process holds it
+ * beyond the busy timeout (5 s for sqlite). commit: on failure the transaction is rolled back, so
+ * either way it has ended when commit returns. rollback cannot fail and always ends the transaction
+ * (or the innermost nested one). */
+KURA_MUST_CHECK int kura_meta_txn_begin(struct kura_meta *m);
+KURA_MUST_CHECK int kura_meta_txn_commit(struct kura_meta *m);
+void kura_meta_txn_rollback(struct kura_meta *m);
+
+/* Installation properties: small text values under text keys (install_id, created_at, ...).
+ * get: *ret_value is a NUL-terminated copy, free it with kura_free; KURA_ENOTFOUND if unset.
+ * set: inserts or replaces. Keys 1..KURA_META_KEY_MAX bytes, values up to KURA_META_VALUE_MAX
+ * bytes, both valid UTF-8 without control bytes (tab allowed in values) — else -EINVAL or
+ * KURA_ETOOBIG. */
+KURA_MUST_CHECK int kura_meta_install_get(struct kura_meta *m, const char *key, char **ret_value);
+KURA_MUST_CHECK int kura_meta_install_set(struct kura_meta *m, const char *key, const char *value);
+
+/* Creates an account with its roles in one transaction (nested in the caller's, if any).
+ * KURA_EEXIST if the ID was ever used (accounts are never deleted, so that means: ever created).
+ * -EINVAL for a bad status, roles outside KURA_ROLE_ALL, negative times, or text that is not
+ * valid UTF-8 or has control bytes; KURA_ETOOBIG for text over the limits above. */
+KURA_MUST_CHECK int kura_meta_account_create(struct kura_meta *m, const struct kura_account *a);
+
+/* Reads an account and its roles, from one snapshot. KURA_ENOTFOUND if no such ID (deleted
+ * accounts are found, with status deleted); -EINVAL / KURA_ETOOBIG for an id no account can
+ * have (empty, control bytes, invalid UTF-8, over KURA_META_ID_MAX). On success *ret owns its
+ * strings: release it with kura_account_release. KURA_ECORRUPT if the stored row cannot be
+ * represented (unknown role or status, wrong column types, NUL inside text). */
+KURA_MUST_CHECK int kura_meta_account_get(struct kura_meta *m, const char *id,
+                                          struct kura_account *ret);
+
+/* Number of account IDs ever created (deleted accounts included). */
+KURA_MUST_CHECK int kura_meta_account_count(struct kura_meta *m, uint64_t *ret);

@@ -1,0 +1,367 @@
+/* SQLite-specific tests: the file on disk (mode, symlinks, damage, foreign databases), the
+ * error mapping and the schema's own guards. The backend-independent behaviour is in the
+ * contract suite (meta-contract.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "meta/meta-internal.h"
+
+static char dir[64];
+static char db_path[128];
+static int dfd = -1;
+
+static int setup(void **state)
+{
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/kura-meta-sqlite-XXXXXX");
+    if (!mkdtemp(dir)) {
+        return -1;
+    }
+    (void)snprintf(db_path, sizeof(db_path), "%s/kura.db", dir);
+    dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    return dfd < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"kura.db",         "kura.db-wal", "kura.db-shm",
+                                        "kura.db-journal", "link",        "other.db"};
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(names); i++) {
+        (void)unlinkat(dfd, names[i], 0);
+    }
+    (void)close(dfd);
+    return rmdir(dir);
+}
+
+static mode_t file_mode(const char *name)
+{
+    struct stat st;
+    assert_int_equal(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+    return st.st_mode & 07777;
+}
+
+static void write_file(const char *name, const void *data, size_t len, mode_t mode)
+{
+    assert_int_equal(kura_file_write_atomic(dfd, name, data, len, mode), 0);
+}
+
+static void test_created_0600(void **state)
+{
+    (void)state;
+    mode_t old = umask(0); /* even a permissive umask must not widen the mode */
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), 0);
+    (void)umask(old);
+    assert_int_equal(kura_meta_migrate(m), 0);
+    struct kura_account a = {.id = "x"};
+    assert_int_equal(kura_meta_account_create(m, &a), 0);
+    assert_int_equal(file_mode("kura.db"), 0600);
+    /* While open in WAL mode the -wal and -shm files exist, with the database's mode. */
+    assert_int_equal(file_mode("kura.db-wal"), 0600);
+    assert_int_equal(file_mode("kura.db-shm"), 0600);
+    m = kura_meta_close(m);
+    assert_int_equal(file_mode("kura.db"), 0600);
+
+    /* The mode is a property of the file: reopening with CREATE leaves it alone. */
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), 0);
+    assert_int_equal(kura_meta_check_schema(m, NULL), 0);
+    m = kura_meta_close(m);
+}
+
+static void test_settings(void **state)
+{
+    (void)state;
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), 0);
+    assert_int_equal(kura_meta_migrate(m), 0);
+    m = kura_meta_close(m);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    (void)sqlite3_finalize(s);
+    /* Every table is STRICT. */
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM pragma_table_list "
+                                        "WHERE schema = 'main' AND name NOT LIKE 'sqlite%' "
+                                        "AND strict = 0",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 0);
+    (void)sqlite3_finalize(s);
+    (void)sqlite3_close(db);
+}
+
+static void test_refuses_open_file(void **state)
+{
+    (void)state;
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, 0, &m), -ENOENT);
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_READONLY, &m), -ENOENT);
+    assert_int_equal(access(db_path, F_OK), -1); /* not created without CREATE */
+
+    /* A database others can read is refused, not silently tightened. */
+    write_file("kura.db", "", 0, 0644);
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), KURA_EKEYMODE);
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_READONLY, &m), KURA_EKEYMODE);
+    assert_int_equal(unlinkat(dfd, "kura.db", 0), 0);
+
+    /* No symlinks, even to a good database. */
+    write_file("other.db", "", 0, 0600);
+    assert_int_equal(symlinkat("other.db", dfd, "link"), 0);
+    char link_path[160];
+    (void)snprintf(link_path, sizeof(link_path), "%s/link", dir);
+    assert_int_equal(kura_meta_open("sqlite", link_path, KURA_META_CREATE, &m), -ELOOP);
+
+    /* Not a regular file. */
+    assert_int_equal(kura_meta_open("sqlite", dir, KURA_META_READONLY, &m), -EINVAL);
+    assert_null(m);
+}
+
+static void test_random_bytes_are_corrupt(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {4096, 100, 99, 2, 1};
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(sizes); i++) {
+        unsigned char junk[4096];
+        assert_int_equal(kura_random(junk, sizes[i]), 0);
+        junk[0] = 'X'; /* never the SQLite magic by chance */
+        write_file("kura.db", junk, sizes[i], 0600);
+        struct kura_meta *m = NULL;
+        assert_int_equal(kura_meta_open("sqlite", db_path, 0, &m), KURA_ECORRUPT);
+        assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_READONLY, &m), KURA_ECORRUPT);
+        assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), KURA_ECORRUPT);
+        assert_null(m);
+        (void)unlinkat(dfd, "kura.db-wal", 0);
+        (void)unlinkat(dfd, "kura.db-shm", 0);
+    }
+}
+
+static void test_damaged_pages_are_corrupt(void **state)
+{
+    (void)state;
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), 0);
+    assert_int_equal(kura_meta_migrate(m), 0);
+    for (int i = 0; i < 50; i++) {
+        char id[16];
+        (void)snprintf(id, sizeof(id), "user%d", i);
+        struct kura_account a = {.id = id, .roles = KURA_ROLE_USER};
+        assert_int_equal(kura_meta_account_create(m, &a), 0);
+    }
+    m = kura_meta_close(m);
+
+    /* Overwrite every page after the first (which holds the schema) with a fixed pattern: the
+     * b-tree pages of accounts and roles become invalid. */
+    int fd = openat(dfd, "kura.db", O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    unsigned char page[4096];
+    assert_int_equal(pread(fd, page, 100, 0), 100);
+    size_t page_size = (size_t)page[16] << 8 | page[17];
+    assert_true(page_size >= 512 && page_size <= sizeof(page));
+    memset(page, 0xa5, sizeof(page));
+    for (off_t off = (off_t)page_size; off < st.st_size; off += (off_t)page_size) {
+        assert_int_equal(pwrite(fd, page, page_size, off), (ssize_t)page_size);
+    }
+    (void)close(fd);
+
+    int r = kura_meta_open("sqlite", db_path, 0, &m);
+    if (r == 0) {
+        uint64_t n = 0;
+        r = kura_meta_account_count(m, &n);
+        assert_int_equal(r, KURA_ECORRUPT);
+        struct kura_account out = {0};
+        r = kura_meta_account_get(m, "user7", &out);
+        assert_int_equal(r, KURA_ECORRUPT);
+        m = kura_meta_close(m);
+    } else {
+        assert_int_equal(r, KURA_ECORRUPT);
+    }
+}
+
+static void test_foreign_database(void **state)
+{
+    (void)state;
+    sqlite3 *db = NULL;
+    assert_int_equal(
+        sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE accounts (x); INSERT INTO accounts VALUES (1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    (void)sqlite3_close(db);
+    assert_int_equal(chmod(db_path, 0600), 0);
+
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, 0, &m), 0);
+    enum kura_meta_schema_state st;
+    assert_int_equal(kura_meta_check_schema(m, &st), KURA_ESCHEMA);
+    assert_int_equal(st, KURA_META_SCHEMA_PENDING);
+    assert_int_equal(kura_meta_migrate(m), KURA_ENOTKURA);
+    unsigned v = 9;
+    assert_int_equal(kura_meta_schema_version(m, &v), 0);
+    assert_int_equal(v, 0);
+    m = kura_meta_close(m);
+}
+
+static void test_schema_guards(void **state)
+{
+    (void)state;
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), 0);
+    assert_int_equal(kura_meta_migrate(m), 0);
+    struct kura_account a = {.id = "keep", .roles = KURA_ROLE_ADMIN};
+    assert_int_equal(kura_meta_account_create(m, &a), 0);
+    m = kura_meta_close(m);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    (void)sqlite3_extended_result_codes(db, 1);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    struct {
+        const char *sql;
+        int rc;
+    } cases[] = {
+        {"DELETE FROM accounts WHERE id = 'keep'", SQLITE_CONSTRAINT_TRIGGER},
+        {"UPDATE accounts SET id = 'other' WHERE id = 'keep'", SQLITE_CONSTRAINT_TRIGGER},
+        {"UPDATE accounts SET status = 'gone'", SQLITE_CONSTRAINT_CHECK},
+        {"UPDATE accounts SET must_change_password = 2", SQLITE_CONSTRAINT_CHECK},
+        {"UPDATE accounts SET created_at = 'yesterday'", SQLITE_CONSTRAINT_DATATYPE},
+        {"INSERT INTO account_roles VALUES ('keep', 'root')", SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO account_roles VALUES ('nobody', 'user')", SQLITE_CONSTRAINT_FOREIGNKEY},
+        {"INSERT INTO account_roles VALUES ('keep', 'admin')", SQLITE_CONSTRAINT_PRIMARYKEY},
+        {"INSERT INTO install VALUES ('', 'x')", SQLITE_CONSTRAINT_CHECK},
+        {"UPDATE accounts SET status = 'deleted'", SQLITE_OK},
+    };
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(cases); i++) {
+        print_message("%s\n", cases[i].sql);
+        assert_int_equal(sqlite3_exec(db, cases[i].sql, NULL, NULL, NULL), cases[i].rc);
+    }
+    (void)sqlite3_close(db);
+
+    /* A deleted account is still found, and its ID still taken. */
+    assert_int_equal(kura_meta_open("sqlite", db_path, 0, &m), 0);
+    struct kura_account out = {0};
+    assert_int_equal(kura_meta_account_get(m, "keep", &out), 0);
+    assert_int_equal(out.status, KURA_ACCOUNT_STATUS_DELETED);
+    assert_int_equal(out.roles, KURA_ROLE_ADMIN);
+    kura_account_release(&out);
+    assert_int_equal(kura_meta_account_create(m, &a), KURA_EEXIST);
+    m = kura_meta_close(m);
+}
+
+/* With -Dfault_injection=true: every kura_malloc failure on these paths is reported as
+ * -ENOMEM and leaks nothing (ASan checks the latter). */
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+#ifdef KURA_FAULT_INJECTION
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), 0);
+    assert_int_equal(kura_meta_migrate(m), 0);
+    struct kura_account a = {.id = "x", .email = "e", .password_hash = "$h", .roles = 3};
+    assert_int_equal(kura_meta_account_create(m, &a), 0);
+    assert_int_equal(kura_meta_install_set(m, "k", "v"), 0);
+    m = kura_meta_close(m);
+
+    bool reached_success = false;
+    for (unsigned long n = 1; n < 60 && !reached_success; n++) {
+        kura_alloc_fail_at(n);
+        int r = kura_meta_open("sqlite", db_path, 0, &m);
+        if (r == 0) {
+            struct kura_account out = {0};
+            r = kura_meta_account_get(m, "x", &out);
+            if (r == 0) {
+                char *v = NULL;
+                r = kura_meta_install_get(m, "k", &v);
+                kura_free(v);
+                reached_success = r == 0;
+            }
+            kura_account_release(&out);
+            m = kura_meta_close(m);
+        }
+        kura_alloc_fail_at(0);
+        assert_true(r == 0 || r == -ENOMEM);
+    }
+    assert_true(reached_success);
+#else
+    skip();
+#endif
+}
+
+static void test_error_mapping(void **state)
+{
+    (void)state;
+    const struct {
+        int rc;
+        int sys;
+        int want;
+    } cases[] = {
+        {SQLITE_CONSTRAINT_PRIMARYKEY, 0, KURA_EEXIST},
+        {SQLITE_CONSTRAINT_UNIQUE, 0, KURA_EEXIST},
+        {SQLITE_CONSTRAINT_CHECK, 0, -EINVAL},
+        {SQLITE_CONSTRAINT_NOTNULL, 0, -EINVAL},
+        {SQLITE_CONSTRAINT_FOREIGNKEY, 0, -EINVAL},
+        {SQLITE_CONSTRAINT_TRIGGER, 0, -EPERM},
+        {SQLITE_CORRUPT, 0, KURA_ECORRUPT},
+        {SQLITE_CORRUPT_INDEX, 0, KURA_ECORRUPT},
+        {SQLITE_NOTADB, 0, KURA_ECORRUPT},
+        {SQLITE_IOERR_CORRUPTFS, 0, KURA_ECORRUPT},
+        {SQLITE_BUSY, 0, KURA_EBUSY},
+        {SQLITE_BUSY_SNAPSHOT, 0, KURA_EBUSY},
+        {SQLITE_LOCKED, 0, KURA_EBUSY},
+        {SQLITE_NOMEM, 0, -ENOMEM},
+        {SQLITE_IOERR_NOMEM, 0, -ENOMEM},
+        {SQLITE_READONLY, 0, -EROFS},
+        {SQLITE_READONLY_DBMOVED, 0, -EROFS},
+        {SQLITE_FULL, 0, -ENOSPC},
+        {SQLITE_IOERR_WRITE, EIO, -EIO},
+        {SQLITE_IOERR_FSYNC, ENOSPC, -ENOSPC},
+        {SQLITE_IOERR_READ, 0, -EIO},
+        {SQLITE_CANTOPEN, ENOENT, -ENOENT},
+        {SQLITE_CANTOPEN, 0, -EIO},
+        {SQLITE_PERM, 0, -EACCES},
+        {SQLITE_TOOBIG, 0, KURA_ETOOBIG},
+        {SQLITE_INTERRUPT, 0, -EINTR},
+        {SQLITE_ERROR, 0, KURA_EINTERNAL},
+        {SQLITE_MISUSE, 0, KURA_EINTERNAL},
+        {SQLITE_MISMATCH, 0, KURA_EINTERNAL},
+        {SQLITE_RANGE, 0, KURA_EINTERNAL},
+        {SQLITE_IOERR, 99999, -EIO}, /* implausible errno ignored */
+    };
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(cases); i++) {
+        print_message("rc %d\n", cases[i].rc);
+        assert_int_equal(kura_meta_sqlite_error(cases[i].rc, cases[i].sys), cases[i].want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_created_0600, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_open_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_bytes_are_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_pages_are_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_guards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+        cmocka_unit_test(test_error_mapping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1 @@
+SELECT "no newline at the end";
