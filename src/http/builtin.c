@@ -1,0 +1,97 @@
+/* builtin.c — the endpoints of the http area itself: GET /healthz, and in test-hook builds the
+ * routes the integration tests use to reach behaviour that has no production endpoint yet. */
+#include "http-internal.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kura-config.h"
+
+/* GET /healthz: liveness for load balancers and monitoring; no authentication, no audit. */
+static int healthz(struct kura_req *r)
+{
+    static const char body[] = "{\"status\":\"ok\",\"version\":\"" KURA_VERSION "\"}\n";
+    return kura_req_respond(r, 200, "application/json; charset=utf-8", body, sizeof(body) - 1);
+}
+
+const struct kura_route kura_http_builtin_routes[] = {
+    {"GET", "/healthz", 0, 0, healthz},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+#ifdef KURA_TEST_HOOKS
+/* Responds with a JSON object built in the arena. */
+static int respond_json(struct kura_req *r, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    if (!text) {
+        return -ENOMEM;
+    }
+    char *body = kura_arena_strndup(r->info.arena, text, strlen(text));
+    free(text);
+    if (!body) {
+        return kura_arena_err(r->info.arena);
+    }
+    return kura_req_respond(r, 200, "application/json", body, strlen(body));
+}
+
+/* GET /_test/whoami: what the request context derived (request id, addresses, language). */
+static int whoami(struct kura_req *r)
+{
+    const struct kura_req_info *i = kura_req_info(r);
+    return respond_json(r, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "request_id", i->request_id,
+                                     "source_ip", i->source_ip, "peer_ip", i->peer_ip, "lang",
+                                     i->lang == KURA_LANG_JA ? "ja" : "en", "path", i->path,
+                                     "query", i->query));
+}
+
+/* POST /_test/echo: the size of the body received (body limit = http.max_body_bytes). */
+static int echo(struct kura_req *r)
+{
+    const struct kura_req_info *i = kura_req_info(r);
+    return respond_json(r, json_pack("{s:I}", "bytes", (json_int_t)i->body.len));
+}
+
+/* GET /_test/sleep?ms=N: blocks a work-queue thread for N ms (at most 60 s) with the connection
+ * suspended: stands in for Argon2id or a durable write when testing that blocking work does
+ * not stall other requests, and for requests in flight during shutdown. */
+struct sleep_job {
+    uint64_t ms;
+};
+
+static void sleep_work(void *arg)
+{
+    struct sleep_job *j = arg;
+    struct timespec ts = {(time_t)(j->ms / 1000), (long)(j->ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static int sleep_done(struct kura_req *r)
+{
+    static const char body[] = "{\"slept\":true}\n";
+    return kura_req_respond(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static int sleep_handler(struct kura_req *r)
+{
+    const char *q = kura_req_info(r)->query;
+    struct sleep_job *j = KURA_ARENA_NEW(r->info.arena, struct sleep_job);
+    if (!j) {
+        return kura_arena_err(r->info.arena);
+    }
+    if (strncmp(q, "ms=", 3) != 0 || kura_parse_u64(q + 3, strlen(q + 3), 60000, &j->ms) < 0) {
+        return KURA_EBADREQ;
+    }
+    return kura_req_defer(r, sleep_work, j, sleep_done);
+}
+
+const struct kura_route kura_http_test_routes[] = {
+    {"GET", "/_test/whoami", KURA_ROUTE_PREFIX, 0, whoami},
+    {"POST", "/_test/echo", 0, KURA_BODY_DEFAULT, echo},
+    {"GET", "/_test/sleep", 0, 0, sleep_handler},
+    {NULL, NULL, 0, 0, NULL},
+};
+#endif

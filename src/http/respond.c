@@ -1,0 +1,116 @@
+/* respond.c — responses: the security headers every response carries, JSON error bodies in the
+ * negotiated language, extra headers set by handlers. */
+#include "http-internal.h"
+
+#include <jansson.h>
+#include <string.h>
+
+int kura_req_add_header(struct kura_req *r, const char *name, const char *value)
+{
+    struct kura_arena *a = r->info.arena;
+    struct resp_header *h = KURA_ARENA_NEW(a, struct resp_header);
+    if (!h) {
+        return kura_arena_err(a);
+    }
+    h->name = kura_arena_strndup(a, name, strlen(name));
+    h->value = kura_arena_strndup(a, value, strlen(value));
+    if (!h->name || !h->value) {
+        return kura_arena_err(a);
+    }
+    h->next = r->headers;
+    r->headers = h;
+    return 0;
+}
+
+static bool add(struct MHD_Response *resp, const char *name, const char *value)
+{
+    return MHD_add_response_header(resp, name, value) == MHD_YES;
+}
+
+static bool add_security_headers(struct kura_req *r, struct MHD_Response *resp)
+{
+    const struct kura_conf *conf = r->srv->conf;
+    bool ok = true;
+    if (conf->http.hsts_max_age > 0) {
+        char hsts[64];
+        (void)snprintf(hsts, sizeof(hsts), "max-age=%llu",
+                       (unsigned long long)conf->http.hsts_max_age);
+        ok &= add(resp, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY, hsts);
+    }
+    ok &= add(resp, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
+    ok &= add(resp, "X-Content-Type-Options", "nosniff");
+    ok &= add(resp, "Referrer-Policy", "no-referrer");
+    ok &= add(resp, "X-Frame-Options", "DENY");
+    ok &= add(resp, "Cross-Origin-Opener-Policy", "same-origin");
+    ok &= add(resp, "Cross-Origin-Resource-Policy", "same-origin");
+    if (!r->route || !(r->route->flags & KURA_ROUTE_CACHEABLE)) {
+        /* Data-access terminals must not keep copies of what they were shown. */
+        ok &= add(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
+    ok &= add(resp, "X-Request-Id", r->info.request_id);
+    return ok;
+}
+
+int kura_req_respond(struct kura_req *r, unsigned status, const char *content_type,
+                     const void *body, size_t len)
+{
+    if (r->state == REQ_ANSWERED) {
+        return KURA_EINTERNAL; /* one response per request */
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        return -ENOMEM;
+    }
+    bool ok = add_security_headers(r, resp);
+    if (content_type) {
+        ok &= add(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    }
+    for (struct resp_header *h = r->headers; h; h = h->next) {
+        /* MHD refuses values with CR or LF, so a handler cannot split the response. */
+        ok &= add(resp, h->name, h->value);
+    }
+    if (r->close || atomic_load(&r->srv->stopping)) {
+        ok &= add(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    enum MHD_Result q = ok ? MHD_queue_response(r->conn, status, resp) : MHD_NO;
+    MHD_destroy_response(resp);
+    if (q != MHD_YES) {
+        return KURA_EINTERNAL;
+    }
+    r->state = REQ_ANSWERED;
+    r->status = status;
+    return 0;
+}
+
+int kura_req_respond_error(struct kura_req *r, int err)
+{
+    unsigned status = kura_err_http_status(err);
+    if (status == 500) {
+        kura_log_err(err, "internal_error", "id", r->info.request_id, "path", r->info.path, NULL);
+    }
+    json_t *doc = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", kura_err_name(err), "message",
+                            kura_strerror_lang(err, r->info.lang), "request_id",
+                            r->info.request_id);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text) {
+        return -ENOMEM;
+    }
+    size_t len = strlen(text);
+    char *body = kura_arena_alloc(r->info.arena, len + 1);
+    if (body) {
+        memcpy(body, text, len);
+        body[len] = '\n';
+    }
+    free(text); /* jansson's allocator */
+    if (!body) {
+        return kura_arena_err(r->info.arena);
+    }
+    if (status == 503) {
+        KURA_IGNORE(kura_req_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1"));
+    }
+    KURA_IGNORE(kura_req_add_header(r, MHD_HTTP_HEADER_CONTENT_LANGUAGE,
+                                    r->info.lang == KURA_LANG_JA ? "ja" : "en"));
+    return kura_req_respond(r, status, "application/json; charset=utf-8", body, len + 1);
+}
