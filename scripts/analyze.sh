@@ -1,0 +1,14 @@
+#!/bin/sh
+# Static analysis, separate from `make test` because it is slow: GCC's -fanalyzer over the whole
+# tree (as errors) and cppcheck. Exit status non-zero on any finding.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh build
+command -v cppcheck >/dev/null || scripts/deps.sh test
+[ -f build-analyze/build.ninja ] || meson setup build-analyze --buildtype=debug -Dtest_hooks=true \
+    -Dc_args=-fanalyzer
+ninja -C build-analyze
+cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+    --suppress=missingIncludeSystem -I src -I build-analyze --std=c11 \
+    -D_GNU_SOURCE -DKURA_TEST_HOOKS src
+echo "analyze: ok"

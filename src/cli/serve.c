@@ -1,0 +1,411 @@
+/* serve.c — `kura serve`: check everything, then serve HTTPS until SIGTERM or SIGINT.
+ *
+ * Start-up refuses, with a message naming the file and the remedy, when: the data folder is not
+ * one or is open to group/others; kura.conf has an unknown section or key or an invalid value;
+ * a secret key file is accessible by group/others or not ours; another process holds the
+ * folder; the database schema is newer than this binary; the listen address is taken.
+ *
+ * Signals are blocked in every thread and taken synchronously by the main thread
+ * (sigtimedwait), which also runs the slow-client sweep every 250 ms. SIGTERM/SIGINT: stop
+ * accepting, let requests in flight finish for up to shutdown_timeout, exit 0. A second signal
+ * ends the wait at once.
+ */
+#include "cli/cli.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "ctl/ctl.h"
+#include "http/http.h"
+#include "kura-config.h"
+#include "meta/meta.h"
+
+#define SWEEP_INTERVAL_MS 250
+
+struct server {
+    const char *data;
+    int datafd;
+    struct kura_conf *conf;
+    struct kura_ctl_lock *lock;
+    struct kura_keyring *keys;
+    struct kura_meta *meta;
+    struct kura_http_server *http;
+    struct kura_ctl_server *ctl;
+    char *cert_pem;
+    int64_t started_ms;
+};
+
+static void usage(FILE *f)
+{
+    (void)fputs("usage: kura serve --data DIR [--listen ADDR:PORT]\n"
+                "  Serves HTTPS from the data folder DIR until SIGTERM or SIGINT.\n"
+                "  --listen overrides [http] listen in DIR/kura.conf.\n",
+                f);
+}
+
+/* Process hardening that applies before anything secret is loaded. */
+static void harden_process(void)
+{
+    /* No core dumps: they would contain keys and data. PR_SET_DUMPABLE 0 also stops other
+     * processes of the same user from attaching with ptrace. */
+    struct rlimit none = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &none);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    umask(077);
+    /* Each connection is a descriptor: raise the soft limit to the hard limit. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max > 1048576 ? 1048576 : nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+}
+
+static int load_conf(struct server *s, const char *listen, struct kura_buf *err)
+{
+    struct kura_buf path = KURA_BUF_INIT(8192);
+    int r = cli_data_path(s->data, CLI_CONF_NAME, &path);
+    if (r == 0) {
+        r = kura_conf_load(path.ptr, &s->conf, err);
+    }
+    kura_buf_release(&path);
+    if (r == 0) {
+        r = kura_conf_check(s->conf, err);
+    }
+    if (r == 0 && listen) {
+        r = kura_conf_set(s->conf, "http", "listen", listen, err);
+    }
+    if (r < 0) {
+        return r;
+    }
+    enum kura_log_level level = KURA_LOG_INFO;
+    KURA_IGNORE(kura_log_level_parse(s->conf->log.level, &level));
+    kura_log_set_level(level);
+    return 0;
+}
+
+static int take_lock(struct server *s, struct kura_buf *err)
+{
+    pid_t holder = 0;
+    int r = kura_ctl_lock_take(s->datafd, &s->lock, &holder);
+    if (r == KURA_ELOCKED) {
+        kura_buf_addf(err, "data folder '%s' is in use by another kura process", s->data);
+        if (holder > 0) {
+            kura_buf_addf(err, " (pid %ld)", (long)holder);
+        }
+    } else if (r < 0) {
+        kura_buf_addf(err, "cannot lock data folder '%s': %s", s->data, kura_strerror(r));
+    }
+    return r;
+}
+
+/* Reads the TLS certificate (cert_file) and checks the key file's mode; both paths are relative
+ * to the data folder unless absolute. The key itself is read in start_http and wiped there. */
+static int read_file_at(struct server *s, const char *name, bool secret, struct kura_buf *out,
+                        struct kura_buf *err)
+{
+    int dirfd = name[0] == '/' ? AT_FDCWD : s->datafd;
+    _cleanup_(kura_closep) int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        kura_buf_addf(err, "cannot open '%s': %s", name, kura_strerror(-errno));
+        return -errno;
+    }
+    if (secret && (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))) {
+        kura_buf_addf(err, "%s: mode %04o or owner uid %u lets others read a secret key; it must "
+                           "be a regular file owned by uid %u; run chmod 600 %s",
+                      name, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+                      (unsigned)geteuid(), name);
+        return KURA_EKEYMODE;
+    }
+    int r = kura_file_read_all(dirfd, name, out);
+    if (r < 0) {
+        kura_buf_addf(err, "cannot read '%s': %s", name, kura_strerror(r));
+    }
+    return r;
+}
+
+static int load_keys(struct server *s, struct kura_buf *err)
+{
+    _cleanup_(kura_closep) int keys =
+        openat(s->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (keys < 0) {
+        kura_buf_addf(err, "cannot open %s/keys: %s", s->data, kura_strerror(-errno));
+        return -errno;
+    }
+    return kura_keyring_load(keys, NULL, &s->keys, err);
+}
+
+static int open_meta(struct server *s, struct kura_buf *err)
+{
+    struct kura_buf path = KURA_BUF_INIT(8192);
+    int r = cli_data_path(s->data, CLI_DB_NAME, &path);
+    if (r == 0) {
+        r = kura_meta_open("sqlite", path.ptr, 0, &s->meta);
+    }
+    if (r < 0) {
+        kura_buf_addf(err, "cannot open the database %s: %s", path.ptr ? path.ptr : "",
+                      kura_strerror(r));
+        kura_buf_release(&path);
+        return r;
+    }
+    kura_buf_release(&path);
+    enum kura_meta_schema_state state = KURA_META_SCHEMA_CURRENT;
+    unsigned version = 0;
+    r = kura_meta_check_schema(s->meta, &state);
+    KURA_IGNORE(kura_meta_schema_version(s->meta, &version));
+    if (r == KURA_ESCHEMA && state == KURA_META_SCHEMA_NEWER) {
+        kura_buf_addf(err, "database schema version %u is newer than this kura (%s knows up to "
+                           "%u); run a newer kura",
+                      version, KURA_VERSION, (unsigned)KURA_META_SCHEMA_LATEST);
+        return r;
+    }
+    if (r == KURA_ESCHEMA) {
+        kura_log(KURA_LOG_INFO, "schema_migrate", NULL);
+        r = kura_meta_migrate(s->meta);
+    }
+    if (r < 0) {
+        kura_buf_addf(err, "database: %s", kura_strerror(r));
+    }
+    return r;
+}
+
+static int open_listener(const struct kura_conf *conf, int *ret_fd, struct kura_buf *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int r = kura_conf_parse_listen(conf->http.listen, &ss, &len);
+    if (r < 0) {
+        kura_buf_addf(err, "invalid listen address '%s'", conf->http.listen);
+        return r;
+    }
+    _cleanup_(kura_closep) int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+        return -errno;
+    }
+    if (ss.ss_family == AF_INET6) {
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0) {
+        r = -errno;
+        kura_buf_addf(err, "cannot listen on %s: %s", conf->http.listen, kura_strerror(r));
+        return r;
+    }
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+static int start_http(struct server *s, struct kura_buf *err)
+{
+    struct kura_buf cert = KURA_BUF_INIT(1 << 20), key = KURA_BUF_INIT_SECRET(1 << 20);
+    int fd = -1;
+    int r = read_file_at(s, s->conf->tls.cert_file, false, &cert, err);
+    if (r == 0) {
+        r = read_file_at(s, s->conf->tls.key_file, true, &key, err);
+    }
+    if (r == 0) {
+        r = open_listener(s->conf, &fd, err);
+    }
+    static const struct kura_route *const tables[] = {
+        kura_http_builtin_routes,
+#ifdef KURA_TEST_HOOKS
+        kura_http_test_routes,
+#endif
+        NULL};
+    if (r == 0) {
+        struct kura_http_opts o = {.conf = s->conf, .listen_fd = fd, .cert_pem = cert.ptr,
+                                   .key_pem = key.ptr, .tables = tables};
+        r = kura_http_start(&o, &s->http, err);
+        if (r < 0) {
+            (void)close(fd);
+        }
+    }
+    kura_buf_release(&cert);
+    kura_buf_release_wipe(&key);
+    return r;
+}
+
+/* ---- the admin socket's commands --------------------------------------------------------- */
+
+static int ctl_handler(void *ctx, const char *cmd, json_t *req, json_t **ret_reply)
+{
+    struct server *s = ctx;
+    (void)req;
+    if (strcmp(cmd, "status") == 0) {
+        *ret_reply = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "version", KURA_VERSION, "pid",
+                               (json_int_t)getpid(), "uptime_ms",
+                               (json_int_t)(kura_clock_mono_ms() - s->started_ms), "in_flight",
+                               (json_int_t)kura_http_in_flight(s->http), "connections",
+                               (json_int_t)kura_http_connections(s->http), "listen",
+                               s->conf->http.listen);
+        return *ret_reply ? 0 : -ENOMEM;
+    }
+#ifdef KURA_TEST_HOOKS
+    if (strcmp(cmd, "clock.shift") == 0) {
+        json_t *ms = json_object_get(req, "ms");
+        if (!json_is_integer(ms)) {
+            return KURA_ESYNTAX;
+        }
+        kura_clock_shift_ms(json_integer_value(ms));
+        *ret_reply = json_pack("{s:I}", "offset_ms", (json_int_t)kura_clock_offset_ms());
+        kura_log(KURA_LOG_WARN, "test_clock_shifted", NULL);
+        return *ret_reply ? 0 : -ENOMEM;
+    }
+#endif
+    return KURA_ENOTFOUND;
+}
+
+/* ---- run and stop ------------------------------------------------------------------------ */
+
+static int wait_for_signal(const sigset_t *set, int64_t timeout_ms)
+{
+    struct timespec ts = {(time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000};
+    siginfo_t info;
+    int sig = sigtimedwait(set, &info, &ts);
+    return sig < 0 ? 0 : sig;
+}
+
+static void run_until_signal(struct server *s, const sigset_t *set)
+{
+    for (;;) {
+        int sig = wait_for_signal(set, SWEEP_INTERVAL_MS);
+        if (sig == SIGTERM || sig == SIGINT) {
+            kura_log(KURA_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                     NULL);
+            return;
+        }
+        if (sig == SIGHUP) {
+            kura_log(KURA_LOG_INFO, "sighup_ignored", "msg",
+                     "configuration reload is not supported; restart kura", NULL);
+        }
+        kura_http_sweep(s->http);
+    }
+}
+
+static void drain(struct server *s, const sigset_t *set)
+{
+    kura_http_quiesce(s->http);
+    int64_t deadline = kura_clock_mono_ms() + (int64_t)s->conf->http.shutdown_timeout * 1000;
+    while (kura_http_in_flight(s->http) > 0 && kura_clock_mono_ms() < deadline) {
+        int sig = wait_for_signal(set, 50);
+        if (sig == SIGTERM || sig == SIGINT) {
+            kura_log(KURA_LOG_WARN, "stop_forced", "msg", "second signal: not waiting", NULL);
+            break;
+        }
+        kura_http_sweep(s->http);
+    }
+    char n[KURA_NUM_STR_MAX];
+    unsigned left = kura_http_in_flight(s->http);
+    if (left > 0) {
+        kura_log(KURA_LOG_WARN, "stop_abandoned_requests", "count", kura_fmt_u64(n, left), NULL);
+    }
+}
+
+static void server_release(struct server *s)
+{
+    s->ctl = kura_ctl_server_stop(s->ctl);
+    s->http = kura_http_stop(s->http);
+    s->meta = kura_meta_close(s->meta);
+    s->keys = kura_keyring_free(s->keys);
+    s->lock = kura_ctl_lock_release(s->lock);
+    s->conf = kura_conf_free(s->conf);
+    kura_closep(&s->datafd);
+}
+
+static int start(struct server *s, const char *listen, struct kura_buf *err)
+{
+    int r = cli_data_open(s->data, &s->datafd, err);
+    if (r == 0) {
+        r = load_conf(s, listen, err);
+    }
+    if (r == 0) {
+        r = take_lock(s, err);
+    }
+    if (r == 0) {
+        r = load_keys(s, err);
+    }
+    if (r == 0) {
+        r = open_meta(s, err);
+    }
+    if (r == 0) {
+        r = start_http(s, err);
+    }
+    if (r == 0) {
+        r = kura_ctl_server_start(s->datafd, ctl_handler, s, &s->ctl);
+        if (r < 0) {
+            kura_buf_addf(err, "cannot open the admin socket in '%s': %s", s->data,
+                          kura_strerror(r));
+        }
+    }
+    return r;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data = NULL, *listen = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'd') {
+            data = optarg;
+        } else if (c == 'l') {
+            listen = optarg;
+        } else {
+            usage(c == 'h' ? stdout : stderr);
+            return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        }
+    }
+    if (!data || optind != argc) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    harden_process();
+    /* Block the signals before any thread exists, so every thread inherits the mask and only
+     * sigtimedwait in this thread receives them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    (void)signal(SIGPIPE, SIG_IGN);
+    if (kura_crypto_init() < 0) {
+        cli_error("serve", "cannot initialise libsodium");
+        return CLI_EXIT_FAIL;
+    }
+    struct server s = {.data = data, .datafd = -1, .started_ms = kura_clock_mono_ms()};
+    struct kura_buf err = KURA_BUF_INIT(16384);
+    int r = start(&s, listen, &err);
+    if (r < 0) {
+        cli_error("serve", "%s", err.len ? err.ptr : kura_strerror(r));
+        kura_buf_release(&err);
+        server_release(&s);
+        return CLI_EXIT_FAIL;
+    }
+    kura_buf_release(&err);
+    kura_log(KURA_LOG_INFO, "listening", "url", s.conf->http.public_url, "addr",
+             s.conf->http.listen, "version", KURA_VERSION,
+#ifdef KURA_TEST_HOOKS
+             "test_hooks", "enabled",
+#endif
+             NULL);
+    run_until_signal(&s, &set);
+    drain(&s, &set);
+    server_release(&s);
+    kura_log(KURA_LOG_INFO, "stopped", NULL);
+    return CLI_EXIT_OK;
+}
