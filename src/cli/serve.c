@@ -291,7 +291,8 @@ static void run_until_signal(struct server *s, const sigset_t *set)
     }
 }
 
-static void drain(struct server *s, const sigset_t *set)
+/* Returns the number of requests still in flight when it gave up waiting. */
+static unsigned drain(struct server *s, const sigset_t *set)
 {
     kura_http_quiesce(s->http);
     int64_t deadline = kura_clock_mono_ms() + (int64_t)s->conf->http.shutdown_timeout * 1000;
@@ -303,11 +304,7 @@ static void drain(struct server *s, const sigset_t *set)
         }
         kura_http_sweep(s->http);
     }
-    char n[KURA_NUM_STR_MAX];
-    unsigned left = kura_http_in_flight(s->http);
-    if (left > 0) {
-        kura_log(KURA_LOG_WARN, "stop_abandoned_requests", "count", kura_fmt_u64(n, left), NULL);
-    }
+    return kura_http_in_flight(s->http);
 }
 
 static void server_release(struct server *s)
@@ -404,7 +401,20 @@ int cli_serve(int argc, char **argv)
 #endif
              NULL);
     run_until_signal(&s, &set);
-    drain(&s, &set);
+    unsigned left = drain(&s, &set);
+    if (left > 0) {
+        /* Requests still running past the deadline (or after a second signal) are abandoned:
+         * their jobs may be blocked for a long time, and MHD cannot stop while their
+         * connections are suspended. Every store write is crash-safe (temporary file, fsync,
+         * rename), so ending now is no worse than a power cut for them. _exit skips atexit
+         * handlers and library destructors that would race the still-running threads. */
+        char n[KURA_NUM_STR_MAX];
+        kura_log(KURA_LOG_WARN, "stop_abandoned_requests", "count", kura_fmt_u64(n, left), NULL);
+        s.ctl = kura_ctl_server_stop(s.ctl);
+        s.lock = kura_ctl_lock_release(s.lock);
+        kura_log(KURA_LOG_INFO, "stopped", NULL);
+        _exit(CLI_EXIT_OK);
+    }
     server_release(&s);
     kura_log(KURA_LOG_INFO, "stopped", NULL);
     return CLI_EXIT_OK;

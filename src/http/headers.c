@@ -160,33 +160,32 @@ bool http_addr_trusted(const struct sockaddr *sa, const struct kura_cidr *truste
     return false;
 }
 
+#define XFF_MAX_ENTRIES 64
+
 bool kura_http_client_from_xff(const char *xff, const struct kura_cidr *trusted, size_t ntrusted,
                                char ret_ip[static KURA_HTTP_IP_MAX])
 {
     if (!xff) {
         return false;
     }
-    /* Walk from the right: each proxy appends the address it received from. */
-    struct kura_str all = kura_str_c(xff);
-    char chosen[KURA_HTTP_IP_MAX] = "";
-    size_t end = all.len;
-    for (unsigned n = 0; n < 64; n++) {
-        size_t start = end;
-        while (start > 0 && all.ptr[start - 1] != ',') {
-            start--;
+    /* Parse every entry first: one malformed entry (or too many) and the whole header is
+     * untrustworthy, wherever the bad entry sits. */
+    struct sockaddr_storage addrs[XFF_MAX_ENTRIES];
+    char ips[XFF_MAX_ENTRIES][KURA_HTTP_IP_MAX];
+    size_t n = 0;
+    struct kura_str rest = kura_str_c(xff), item;
+    for (bool more = true; more; n++) {
+        more = kura_str_split(&rest, ',', &item);
+        if (n == XFF_MAX_ENTRIES || !parse_ip(kura_str_trim_ows(item), &addrs[n], ips[n])) {
+            return false;
         }
-        struct kura_str item = kura_str_trim_ows(kura_str_make(all.ptr + start, end - start));
-        struct sockaddr_storage ss;
-        char ip[KURA_HTTP_IP_MAX];
-        if (!parse_ip(item, &ss, ip)) {
-            return false; /* one malformed entry and the whole header is untrustworthy */
-        }
-        memcpy(chosen, ip, sizeof(ip));
-        if (!http_addr_trusted((struct sockaddr *)&ss, trusted, ntrusted) || start == 0) {
-            memcpy(ret_ip, chosen, sizeof(chosen));
-            return true;
-        }
-        end = start - 1;
     }
-    return false;
+    /* Walk from the right: each proxy appends the address it received from, so the right-most
+     * address that is not a trusted proxy is the client. */
+    size_t i = n;
+    while (i > 1 && http_addr_trusted((struct sockaddr *)&addrs[i - 1], trusted, ntrusted)) {
+        i--;
+    }
+    memcpy(ret_ip, ips[i - 1], KURA_HTTP_IP_MAX);
+    return true;
 }

@@ -80,6 +80,10 @@ struct kura_req {
     struct conn_state *cs;
     enum req_state state;
     int target_err; /* result of validating the raw target in the URI callback */
+    const char *raw_target; /* MHD's copy of the target, in its read buffer */
+    size_t raw_target_len;  /* strlen of it: shorter than the target on the wire after a NUL */
+    bool discarding;        /* the body outgrew its limit; the rest is read and dropped */
+    uint64_t discarded;
     bool counted;   /* included in srv->in_flight */
     bool close;     /* answer with Connection: close */
     const struct kura_route *route;

@@ -42,6 +42,7 @@
 #define KURA_HTTP_ARENA_BUDGET (256 * 1024) /* per-request arena, bodies excluded */
 #define KURA_HTTP_MAX_HEADERS 256            /* header fields per request */
 #define KURA_HTTP_IP_MAX 46                  /* INET6_ADDRSTRLEN */
+#define KURA_HTTP_DISCARD_MAX (1024 * 1024)  /* body bytes read and dropped after a 413 */
 
 struct kura_http_server;
 struct kura_req;

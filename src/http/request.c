@@ -41,11 +41,13 @@ void *http_uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->cs = ci ? ci->socket_context : NULL;
-    /* A raw NUL byte in the request line ends the string here and in MHD's own copy alike, so
-     * both see the same (shorter) target. */
+    /* A raw NUL byte in the request line ends this string early; check_target_nul catches it
+     * once the version string is known. */
     char *path = NULL, *query = NULL;
     size_t path_len = 0;
-    r->target_err = kura_http_parse_target(uri, strlen(uri), s->conf->http.max_uri_bytes, a,
+    r->raw_target = uri;
+    r->raw_target_len = strlen(uri);
+    r->target_err = kura_http_parse_target(uri, r->raw_target_len, s->conf->http.max_uri_bytes, a,
                                            &path, &path_len, &query);
     if (r->target_err == 0) {
         r->info.path = path;
@@ -117,6 +119,22 @@ static int check_framing(struct kura_req *r, const struct header_scan *h)
         }
     }
     return 0;
+}
+
+/* libmicrohttpd 0.9.75 parses the request line in place (connection.c,
+ * parse_initial_message_line): the target starts at `uri` and ends at the space before the
+ * version, which it overwrites with NUL, so `version` begins exactly one byte past the end of
+ * the target on the wire. A NUL byte inside the target shortens the C string MHD hands us, which
+ * the distance between the two pointers reveals. The bound guards against a library that lays
+ * its buffer out differently: then the check is skipped rather than refusing every request. */
+static int check_target_nul(const struct kura_req *r, const char *version)
+{
+    uintptr_t start = (uintptr_t)r->raw_target, ver = (uintptr_t)version;
+    if (!r->raw_target || !version || ver <= start ||
+        ver - start > (uintptr_t)r->srv->conf->http.max_uri_bytes + 2) {
+        return 0;
+    }
+    return (size_t)(ver - start - 1) != r->raw_target_len ? KURA_EBADPATH : 0;
 }
 
 static bool is_ip_literal(const char *host)
@@ -237,7 +255,7 @@ static int check_body_size(struct kura_req *r, const struct header_scan *h)
     return 0;
 }
 
-static int check_request(struct kura_req *r, const char *method)
+static int check_request(struct kura_req *r, const char *method, const char *version)
 {
     struct header_scan h = {.xff = KURA_BUF_INIT(8192)};
     r->info.method = kura_arena_strndup(r->info.arena, method, strlen(method));
@@ -259,6 +277,9 @@ static int check_request(struct kura_req *r, const char *method)
     }
     if (ret == 0) {
         ret = r->target_err;
+    }
+    if (ret == 0) {
+        ret = check_target_nul(r, version);
     }
     if (ret == 0) {
         ret = check_host(r);
@@ -288,18 +309,19 @@ static enum MHD_Result finish(struct kura_req *r, int ret)
     if (ret == KURA_DISP_SUSPEND) {
         return MHD_YES;
     }
+    if (ret >= 0 && r->state != REQ_ANSWERED) {
+        /* A handler that neither answered nor failed is a bug; still answer the client. */
+        kura_log(KURA_LOG_ERR, "handler_no_response", "path", r->info.path, NULL);
+        ret = KURA_EINTERNAL;
+    }
     if (ret < 0 && r->state != REQ_ANSWERED) {
         ret = kura_req_respond_error(r, ret);
     }
-    if (r->state != REQ_ANSWERED) {
-        /* A handler that neither answered nor failed is a bug; still answer the client. */
-        kura_log(KURA_LOG_ERR, "handler_no_response", "path", r->info.path, NULL);
-        ret = kura_req_respond_error(r, KURA_EINTERNAL);
-    }
-    return ret < 0 ? MHD_NO : MHD_YES;
+    /* MHD_NO closes the connection: the only answer left when no response could be queued. */
+    return r->state == REQ_ANSWERED ? MHD_YES : MHD_NO;
 }
 
-static enum MHD_Result on_headers(struct kura_req *r, const char *method)
+static enum MHD_Result on_headers(struct kura_req *r, const char *method, const char *version)
 {
     struct kura_http_server *s = r->srv;
     r->counted = true;
@@ -308,7 +330,7 @@ static enum MHD_Result on_headers(struct kura_req *r, const char *method)
         conns_set_phase(r->cs, CONN_BODY);
     }
     r->state = REQ_BODY;
-    int ret = check_request(r, method);
+    int ret = check_request(r, method, version);
     if (ret == 0 && atomic_load(&s->stopping)) {
         r->close = true;
         ret = KURA_EBUSY;
@@ -319,21 +341,27 @@ static enum MHD_Result on_headers(struct kura_req *r, const char *method)
     return MHD_YES;
 }
 
+/* A chunked body can outgrow its limit only while it arrives, and libmicrohttpd 0.9.75 accepts
+ * a response only before the body or after all of it. So the rest is read and dropped, up to
+ * KURA_HTTP_DISCARD_MAX bytes, and the 413 goes out when the body ends; a client that keeps
+ * sending beyond that is disconnected without an answer. */
 static enum MHD_Result on_body(struct kura_req *r, const char *data, size_t *size)
 {
     if (r->cs) {
         conns_add_body_bytes(r->cs, *size);
     }
-    kura_buf_add(&r->body, data, *size);
+    if (!r->discarding) {
+        kura_buf_add(&r->body, data, *size);
+        r->discarding = kura_buf_err(&r->body) != 0;
+    }
+    if (r->discarding) {
+        r->discarded += *size;
+        if (r->discarded > KURA_HTTP_DISCARD_MAX) {
+            kura_log(KURA_LOG_INFO, "body_overflow_disconnect", "id", r->info.request_id, NULL);
+            return MHD_NO;
+        }
+    }
     *size = 0;
-    if (kura_buf_err(&r->body) == KURA_ETOOBIG) {
-        r->close = true; /* a chunked body grew past the limit */
-        return finish(r, KURA_EBODYLARGE);
-    }
-    if (kura_buf_err(&r->body)) {
-        r->close = true;
-        return finish(r, kura_buf_err(&r->body));
-    }
     return MHD_YES;
 }
 
@@ -341,6 +369,11 @@ static enum MHD_Result dispatch(struct kura_req *r)
 {
     if (r->cs) {
         conns_set_phase(r->cs, CONN_BUSY);
+    }
+    if (r->discarding) {
+        r->close = true;
+        int err = kura_buf_err(&r->body);
+        return finish(r, err == KURA_ETOOBIG ? KURA_EBODYLARGE : err);
     }
     r->info.body = kura_buf_str(&r->body);
     return finish(r, r->route->handler(r));
@@ -354,13 +387,12 @@ enum MHD_Result http_access_cb(void *cls, struct MHD_Connection *c, const char *
     (void)cls;
     (void)c;
     (void)url;
-    (void)version;
     if (!r) {
         return MHD_NO; /* out of memory in the URI callback: drop the connection */
     }
     switch (r->state) {
     case REQ_NEW:
-        return on_headers(r, method);
+        return on_headers(r, method, version);
     case REQ_BODY:
         if (*upload_data_size > 0) {
             return on_body(r, upload_data, upload_data_size);

@@ -172,7 +172,10 @@ int kura_http_start(const struct kura_http_opts *opts, struct kura_http_server *
         (unsigned)conf->http.idle_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, s, MHD_OPTION_NOTIFY_COMPLETED,
         http_completed_cb, s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+        /* 0, not 1: strict mode's only extra checks (a space in the target, Host required in
+         * HTTP/1.1) are kura's own, which answer with a JSON body and the security headers
+         * instead of MHD's bare HTML page. */
+        MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
         MHD_OPTION_END);
     if (!s->daemon) {
         kura_buf_adds(ret_err, "cannot start the HTTPS server (bad certificate or key, or out of "

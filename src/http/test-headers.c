@@ -66,6 +66,15 @@ static void test_xff(void **state)
     assert_false(kura_http_client_from_xff("203.0.113.9, evil", trusted, 2, ip));
     assert_false(kura_http_client_from_xff("", trusted, 2, ip));
     assert_false(kura_http_client_from_xff("1.2.3.4:80", trusted, 2, ip));
+    /* A malformed entry anywhere voids the header, even left of the chosen address. */
+    assert_false(kura_http_client_from_xff("garbage, 203.0.113.7", trusted, 2, ip));
+    assert_false(kura_http_client_from_xff("203.0.113.7,,10.0.0.1", trusted, 2, ip));
+    char many[64 * 9 + 16] = "";
+    for (int k = 0; k < 65; k++) {
+        size_t len = strlen(many);
+        (void)snprintf(many + len, sizeof(many) - len, "%s1.2.3.%d", k ? "," : "", k % 10);
+    }
+    assert_false(kura_http_client_from_xff(many, trusted, 2, ip));
 }
 
 static void test_tokens(void **state)
