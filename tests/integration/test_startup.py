@@ -249,3 +249,12 @@ def test_serve_usage(instance):
     assert run_kura("serve").returncode == 2
     assert run_kura("serve", "--data").returncode == 2
     assert run_kura("serve", "--help").returncode == 0
+
+
+def test_core_dumps_disabled_and_private_umask(server):
+    """Core files would hold keys: the server sets RLIMIT_CORE to 0 and umask 077."""
+    limits = (open(f"/proc/{server.proc.pid}/limits").read())
+    core = [l for l in limits.splitlines() if l.startswith("Max core file size")][0]
+    assert core.split()[4:6] == ["0", "0"], core
+    status = open(f"/proc/{server.proc.pid}/status").read()
+    assert re.search(r"^Umask:\s+0077$", status, re.M), status
