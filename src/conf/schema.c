@@ -141,12 +141,12 @@ void conf_describe_allowed(const struct conf_key *k, struct kura_buf *out)
 
 static char **str_field(struct kura_conf *c, const struct conf_key *k)
 {
-    return (char **)((char *)c + k->offset);
+    return (char **)(void *)((char *)c + k->offset); /* offsetof: aligned */
 }
 
 static uint64_t *uint_field(struct kura_conf *c, const struct conf_key *k)
 {
-    return (uint64_t *)((char *)c + k->offset);
+    return (uint64_t *)(void *)((char *)c + k->offset);
 }
 
 int conf_assign(struct kura_conf *c, const struct conf_key *k, const char *value,

@@ -28,6 +28,7 @@ const char *kura_http_tls_priorities(const char *min_version)
            "+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE";
 }
 
+static void mhd_logger(void *cls, const char *fmt, va_list ap) KURA_PRINTF(2, 0);
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
