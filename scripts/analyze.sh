@@ -8,7 +8,9 @@ command -v cppcheck >/dev/null || scripts/deps.sh test
 [ -f build-analyze/build.ninja ] || meson setup build-analyze --buildtype=debug -Dtest_hooks=true \
     -Dc_args=-fanalyzer
 ninja -C build-analyze
+# varFuncNullUB: kura_log and json_pack end their argument lists with NULL. On the only target
+# (Linux, glibc) NULL is ((void *)0), pointer-sized, and GCC's sentinel attribute checks it.
 cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-    --suppress=missingIncludeSystem -I src -I build-analyze --std=c11 \
+    --suppress=missingIncludeSystem --suppress=varFuncNullUB -I src -I build-analyze --std=c11 \
     -D_GNU_SOURCE -DKURA_TEST_HOOKS src
 echo "analyze: ok"

@@ -206,7 +206,7 @@ int kura_password_generate(char *out, size_t out_size, size_t len)
         return -ENOBUFS;
     }
     char buf[KURA_PASSWORD_MAX + 1];
-    unsigned char rnd[64];
+    unsigned char rnd[64] = {0}; /* filled before first use; zeroed for the analysers */
     size_t pos = sizeof(rnd);
     int r = 0;
     for (size_t i = 0; i < len && r == 0;) {

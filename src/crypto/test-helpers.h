@@ -22,6 +22,7 @@ struct test_dir {
 /* A fresh directory, mode 0700 (mkdtemp's). */
 static inline void test_dir_new(struct test_dir *d)
 {
+    *d = (struct test_dir){.fd = -1};
     (void)snprintf(d->path, sizeof(d->path), "/tmp/kura-test-crypto-XXXXXX");
     assert_non_null(mkdtemp(d->path));
     d->fd = open(d->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
