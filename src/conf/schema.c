@@ -56,7 +56,7 @@ const struct conf_key kura_conf_keys[] = {
      NULL, NULL, NULL, "Window over which min_upload_rate is measured"},
     {"http", "max_uri_bytes", UINT(http, max_uri_bytes), "8192", 256, 65536, "bytes", NULL, NULL,
      NULL, "Longest request target accepted; longer ones get 414"},
-    {"http", "max_header_bytes", UINT(http, max_header_bytes), "32768", 1024, 1048576, "bytes",
+    {"http", "max_header_bytes", UINT(http, max_header_bytes), "16384", 1024, 1048576, "bytes",
      NULL, NULL, NULL, "Largest total size of request header fields; larger ones get 431"},
     {"http", "max_body_bytes", UINT(http, max_body_bytes), "1048576", 1024, 1073741824, "bytes",
      NULL, NULL, NULL,

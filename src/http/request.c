@@ -190,6 +190,25 @@ static void format_addr(const struct sockaddr *sa, char out[KURA_HTTP_IP_MAX])
     }
 }
 
+/* 16 bytes for a request id. Ids must not collide, and a client must not predict another's, but
+ * they are not keys: one getrandom(2) per 256 ids (a per-thread buffer) instead of per request. */
+static int request_id_random(unsigned char out[16])
+{
+    static _Thread_local unsigned char pool[4096];
+    static _Thread_local size_t used = sizeof(pool);
+    if (used == sizeof(pool)) {
+        int r = kura_random(pool, sizeof(pool));
+        if (r < 0) {
+            return r;
+        }
+        used = 0;
+    }
+    memcpy(out, pool + used, 16);
+    kura_wipe(pool + used, 16);
+    used += 16;
+    return 0;
+}
+
 /* Request id, peer and client address, language: everything needed to answer, even an error. */
 static int identify(struct kura_req *r, const struct header_scan *h)
 {
@@ -202,7 +221,7 @@ static int identify(struct kura_req *r, const struct header_scan *h)
     } else {
         unsigned char rnd[16];
         char *hex = kura_arena_alloc(a, 2 * sizeof(rnd) + 1);
-        if (!hex || kura_random(rnd, sizeof(rnd)) < 0) {
+        if (!hex || request_id_random(rnd) < 0) {
             return KURA_EINTERNAL;
         }
         kura_hex_encode(hex, rnd, sizeof(rnd));
@@ -421,10 +440,12 @@ void http_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     if (r->counted) {
         atomic_fetch_sub(&s->in_flight, 1);
+    }
+    enum kura_log_level level = r->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK
+                                    ? KURA_LOG_INFO
+                                    : KURA_LOG_DEBUG;
+    if (r->counted && level <= kura_log_get_level()) {
         char status[KURA_NUM_STR_MAX], ms[KURA_NUM_STR_MAX];
-        enum kura_log_level level = r->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK
-                                        ? KURA_LOG_INFO
-                                        : KURA_LOG_DEBUG;
         kura_log(level, "request", "id", r->info.request_id, "src", r->info.source_ip, "method",
                  r->info.method, "path", r->info.path, "status", kura_fmt_u64(status, r->status),
                  "ms", kura_fmt_i64(ms, kura_clock_mono_ms() - r->started_ms), "completed",
