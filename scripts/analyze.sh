@@ -3,8 +3,7 @@
 # tree (as errors) and cppcheck. Exit status non-zero on any finding.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/deps.sh build
-command -v cppcheck >/dev/null || scripts/deps.sh test
+scripts/deps.sh analyze
 [ -f build-analyze/build.ninja ] || meson setup build-analyze --buildtype=debug -Dtest_hooks=true \
     -Dc_args=-fanalyzer
 ninja -C build-analyze

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian 12 packages kura needs, and only those missing.
-# Usage: scripts/deps.sh [build|test|fuzz|bench|all]...   (default: build)
+# Usage: scripts/deps.sh [build|test|fuzz|bench|analyze|all]...   (default: build)
 # Idempotent and quiet when everything is present; needs root (or sudo) only
 # when something must be installed.
 set -eu
@@ -11,7 +11,8 @@ build_pkgs="gcc make meson ninja-build pkg-config python3
 test_pkgs="libcmocka-dev python3-pytest python3-requests gnutls-bin openssl
  sqlite3 util-linux procps"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
-bench_pkgs="wrk lighttpd lighttpd-mod-openssl"
+bench_pkgs="wrk lighttpd lighttpd-mod-openssl curl"
+analyze_pkgs="cppcheck"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -21,8 +22,9 @@ for group in "$@"; do
     test) want="$want $build_pkgs $test_pkgs" ;;
     fuzz) want="$want $build_pkgs $fuzz_pkgs" ;;
     bench) want="$want $build_pkgs $bench_pkgs" ;;
-    all) want="$want $build_pkgs $test_pkgs $fuzz_pkgs $bench_pkgs" ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, fuzz, bench, all)" >&2; exit 2 ;;
+    analyze) want="$want $build_pkgs $analyze_pkgs" ;;
+    all) want="$want $build_pkgs $test_pkgs $fuzz_pkgs $bench_pkgs $analyze_pkgs" ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, fuzz, bench, analyze, all)" >&2; exit 2 ;;
     esac
 done
 

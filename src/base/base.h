@@ -345,6 +345,9 @@ struct kura_workq *kura_workq_new(const char *name, unsigned threads, unsigned m
 KURA_MUST_CHECK int kura_workq_submit(struct kura_workq *q, kura_job_fn fn, void *arg);
 /* Jobs queued or running right now. */
 unsigned kura_workq_pending(struct kura_workq *q);
+/* Jobs running right now, and the most that ever ran at once (never above the thread count). */
+void kura_workq_stats(struct kura_workq *q, unsigned *ret_running, unsigned *ret_queued,
+                      unsigned *ret_max_running);
 /* Runs every job already queued, joins the threads, frees; accepts NULL; returns NULL. */
 struct kura_workq *kura_workq_free(struct kura_workq *q);
 

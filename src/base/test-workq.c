@@ -66,6 +66,11 @@ static void test_full_queue_refuses(void **state)
     assert_int_equal(kura_workq_submit(q, count_job, NULL), 0);
     assert_int_equal(kura_workq_submit(q, count_job, NULL), -EAGAIN);
     assert_int_equal(kura_workq_pending(q), 3);
+    unsigned running, queued, max_running;
+    kura_workq_stats(q, &running, &queued, &max_running);
+    assert_int_equal(running, 1);
+    assert_int_equal(queued, 2);
+    assert_int_equal(max_running, 1); /* one thread: never more than one at once */
     pthread_mutex_lock(&gate_lock);
     gate_open = true;
     pthread_cond_broadcast(&gate_cond);

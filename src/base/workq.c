@@ -20,7 +20,7 @@ struct kura_workq {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     struct job *ring;
-    unsigned cap, head, count, running;
+    unsigned cap, head, count, running, max_running;
     bool stopping;
     unsigned nthreads;
     pthread_t *threads;
@@ -41,6 +41,9 @@ static void *worker(void *p)
         q->head = (q->head + 1) % q->cap;
         q->count--;
         q->running++;
+        if (q->running > q->max_running) {
+            q->max_running = q->running;
+        }
         pthread_mutex_unlock(&q->lock);
         j.fn(j.arg);
         pthread_mutex_lock(&q->lock);
@@ -111,6 +114,16 @@ unsigned kura_workq_pending(struct kura_workq *q)
     unsigned n = q->count + q->running;
     pthread_mutex_unlock(&q->lock);
     return n;
+}
+
+void kura_workq_stats(struct kura_workq *q, unsigned *ret_running, unsigned *ret_queued,
+                      unsigned *ret_max_running)
+{
+    pthread_mutex_lock(&q->lock);
+    *ret_running = q->running;
+    *ret_queued = q->count;
+    *ret_max_running = q->max_running;
+    pthread_mutex_unlock(&q->lock);
 }
 
 struct kura_workq *kura_workq_free(struct kura_workq *q)

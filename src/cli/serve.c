@@ -236,17 +236,28 @@ static int start_http(struct server *s, struct kura_buf *err)
 
 /* ---- the admin socket's commands --------------------------------------------------------- */
 
+static json_t *pool_json(struct kura_http_server *http, enum kura_work_pool pool)
+{
+    struct kura_pool_stats st;
+    kura_http_pool_stats(http, pool, &st);
+    return json_pack("{s:I,s:I,s:I,s:I}", "threads", (json_int_t)st.threads, "running",
+                     (json_int_t)st.running, "queued", (json_int_t)st.queued, "max_running",
+                     (json_int_t)st.max_running);
+}
+
 static int ctl_handler(void *ctx, const char *cmd, json_t *req, json_t **ret_reply)
 {
     struct server *s = ctx;
     (void)req;
     if (strcmp(cmd, "status") == 0) {
-        *ret_reply = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "version", KURA_VERSION, "pid",
-                               (json_int_t)getpid(), "uptime_ms",
+        *ret_reply = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:o}", "version", KURA_VERSION,
+                               "pid", (json_int_t)getpid(), "uptime_ms",
                                (json_int_t)(kura_clock_mono_ms() - s->started_ms), "in_flight",
                                (json_int_t)kura_http_in_flight(s->http), "connections",
                                (json_int_t)kura_http_connections(s->http), "listen",
-                               s->conf->http.listen);
+                               s->conf->http.listen, "work_pool",
+                               pool_json(s->http, KURA_POOL_WORK), "hash_pool",
+                               pool_json(s->http, KURA_POOL_HASH));
         return *ret_reply ? 0 : -ENOMEM;
     }
 #ifdef KURA_TEST_HOOKS

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "kura-config.h"
 
 /* GET /healthz: liveness for load balancers and monitoring; no authentication, no audit. */
@@ -85,13 +86,57 @@ static int sleep_handler(struct kura_req *r)
     if (strncmp(q, "ms=", 3) != 0 || kura_parse_u64(q + 3, strlen(q + 3), 60000, &j->ms) < 0) {
         return KURA_EBADREQ;
     }
-    return kura_req_defer(r, sleep_work, j, sleep_done);
+    return kura_req_defer(r, KURA_POOL_WORK, sleep_work, j, sleep_done);
+}
+
+/* GET /_test/hash: one real Argon2id hash at the configured cost on the hash pool, as a login
+ * will do; lets tests show that hashing is bounded by password.hash_workers and does not stall
+ * other requests. */
+struct hash_job {
+    struct kura_pwhash_params params;
+    int result;
+};
+
+static void hash_work(void *arg)
+{
+    struct hash_job *j = arg;
+    uint8_t pepper[KURA_PEPPER_BYTES];
+    char out[KURA_PWHASH_STR_MAX];
+    j->result = kura_random(pepper, sizeof(pepper));
+    if (j->result == 0) {
+        j->result = kura_password_hash(&j->params, pepper, "correct horse battery", 21, out);
+    }
+    kura_wipe(pepper, sizeof(pepper));
+}
+
+static int hash_done(struct kura_req *r)
+{
+    static const char body[] = "{\"hashed\":true}\n";
+    struct hash_job *j = kura_req_data(r);
+    if (j->result < 0) {
+        return j->result;
+    }
+    return kura_req_respond(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static int hash_handler(struct kura_req *r)
+{
+    const struct kura_conf *c = kura_req_info(r)->conf;
+    struct hash_job *j = KURA_ARENA_NEW(r->info.arena, struct hash_job);
+    if (!j) {
+        return kura_arena_err(r->info.arena);
+    }
+    j->params.opslimit = c->password.hash_opslimit;
+    j->params.memlimit = (size_t)c->password.hash_memlimit_kib * 1024;
+    kura_req_set_data(r, j);
+    return kura_req_defer(r, KURA_POOL_HASH, hash_work, j, hash_done);
 }
 
 const struct kura_route kura_http_test_routes[] = {
     {"GET", "/_test/whoami", KURA_ROUTE_PREFIX, 0, whoami},
     {"POST", "/_test/echo", 0, KURA_BODY_DEFAULT, echo},
     {"GET", "/_test/sleep", 0, 0, sleep_handler},
+    {"GET", "/_test/hash", 0, 0, hash_handler},
     {NULL, NULL, 0, 0, NULL},
 };
 #endif

@@ -36,7 +36,8 @@ struct kura_http_server {
     struct MHD_Daemon *daemon;
     const struct kura_conf *conf;
     const struct kura_route *const *tables;
-    struct kura_workq *workq;
+    struct kura_workq *pools[KURA_POOL_COUNT];
+    unsigned pool_threads[KURA_POOL_COUNT];
     char *cert_pem;
     /* Host allowlist (headers.c / request.c) */
     char public_host[KURA_CONF_HOST_MAX];
@@ -91,6 +92,7 @@ struct kura_req {
     struct kura_buf body;
     struct resp_header *headers;
     kura_handler_fn resume;
+    void *data; /* the handler's, see kura_req_set_data */
     int64_t started_ms;
     unsigned status; /* of the queued response, for the access log */
 };

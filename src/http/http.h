@@ -5,9 +5,12 @@
  * runs at ~4.4 GB/s here, its ChaCha20-Poly1305 at ~0.5 GB/s). No plaintext listener exists.
  *
  * Threads: libmicrohttpd runs `threads` epoll event loops (MHD thread pool). Handlers run on
- * those loops and must not block: blocking work (Argon2id, durable writes, storage) goes through
- * kura_req_defer, which suspends the connection, runs the job on a bounded work queue and
- * resumes the connection to answer. A full queue answers 503 with Retry-After.
+ * those loops and must not block: blocking work goes through kura_req_defer, which suspends the
+ * connection, runs the job on one of two bounded pools and resumes the connection to answer.
+ * KURA_POOL_WORK (http.work_threads) takes durable writes and storage; KURA_POOL_HASH
+ * (password.hash_workers) takes Argon2id, so that at most that many 64 MiB hashes exist at once
+ * and a login storm queues there instead of occupying the storage threads. A full queue answers
+ * 503 with Retry-After.
  *
  * Request checks (RFC 9110/9112), all before routing, each with a stable error code:
  *  - the raw request target is validated before libmicrohttpd unescapes it (it would turn %2F
@@ -101,13 +104,28 @@ unsigned kura_http_in_flight(struct kura_http_server *s);
 /* Connections currently open. */
 unsigned kura_http_connections(struct kura_http_server *s);
 
+/* The pools that run deferred work (kura_req_defer). */
+enum kura_work_pool {
+    KURA_POOL_WORK = 0, /* durable writes, storage: http.work_threads */
+    KURA_POOL_HASH = 1, /* Argon2id: password.hash_workers threads, bounding its memory */
+    KURA_POOL_COUNT = 2,
+};
+
+struct kura_pool_stats {
+    unsigned threads, running, queued, max_running;
+};
+
+/* Counters of a pool, for `kura status` and tests. */
+void kura_http_pool_stats(struct kura_http_server *s, enum kura_work_pool pool,
+                          struct kura_pool_stats *ret);
+
 /* Stops the server, closing every connection, and frees it. Accepts NULL; returns NULL. */
 struct kura_http_server *kura_http_stop(struct kura_http_server *s);
 
 /* GET /healthz. */
 extern const struct kura_route kura_http_builtin_routes[];
 #ifdef KURA_TEST_HOOKS
-/* /_test/whoami, /_test/echo, /_test/sleep: only in -Dtest_hooks=true builds. */
+/* /_test/whoami, /_test/echo, /_test/sleep, /_test/hash: only in -Dtest_hooks=true builds. */
 extern const struct kura_route kura_http_test_routes[];
 #endif
 
@@ -134,6 +152,10 @@ struct kura_req_info {
 
 const struct kura_req_info *kura_req_info(const struct kura_req *r);
 
+/* A handler's own per-request state (usually arena memory), kept across kura_req_defer. */
+void kura_req_set_data(struct kura_req *r, void *data);
+void *kura_req_data(const struct kura_req *r);
+
 /* First value of a request header (case-insensitive name), or NULL. */
 const char *kura_req_header(struct kura_req *r, const char *name);
 
@@ -148,11 +170,12 @@ KURA_MUST_CHECK int kura_req_respond(struct kura_req *r, unsigned status, const 
 /* Queues the error body for code err (a KURA_E* or -errno) with its HTTP status. */
 KURA_MUST_CHECK int kura_req_respond_error(struct kura_req *r, int err);
 
-/* Runs work(arg) on the work queue with the connection suspended, then calls resume(r) on the
- * connection's thread to answer. Returns KURA_DISP_SUSPEND (return it from the handler) or
- * KURA_EBUSY when the queue is full. work must not touch the connection. */
-KURA_MUST_CHECK int kura_req_defer(struct kura_req *r, kura_job_fn work, void *arg,
-                                   kura_handler_fn resume);
+/* Runs work(arg) on the given pool with the connection suspended, then calls resume(r) on the
+ * connection's thread to answer. Returns KURA_DISP_SUSPEND (return it from the handler); when
+ * the pool's queue is full, resume is not called and the request is answered 503 with
+ * Retry-After. work must not touch the connection. */
+KURA_MUST_CHECK int kura_req_defer(struct kura_req *r, enum kura_work_pool pool, kura_job_fn work,
+                                   void *arg, kura_handler_fn resume);
 
 /* ---- pure helpers, exposed for unit tests and fuzzing ------------------------------------- */
 

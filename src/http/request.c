@@ -484,7 +484,8 @@ static int answer_busy(struct kura_req *r)
     return KURA_EBUSY; /* the 503 error body carries Retry-After */
 }
 
-int kura_req_defer(struct kura_req *r, kura_job_fn work, void *arg, kura_handler_fn resume)
+int kura_req_defer(struct kura_req *r, enum kura_work_pool pool, kura_job_fn work, void *arg,
+                   kura_handler_fn resume)
 {
     struct deferred *d = KURA_ARENA_NEW(r->info.arena, struct deferred);
     if (!d) {
@@ -494,7 +495,7 @@ int kura_req_defer(struct kura_req *r, kura_job_fn work, void *arg, kura_handler
     r->resume = resume;
     r->state = REQ_DEFERRED;
     MHD_suspend_connection(r->conn);
-    if (kura_workq_submit(r->srv->workq, run_deferred, d) < 0) {
+    if (kura_workq_submit(r->srv->pools[pool], run_deferred, d) < 0) {
         /* Queue full: resume at once and answer 503 from the resume path. */
         r->resume = answer_busy;
         r->state = REQ_RESUMED;
@@ -508,6 +509,16 @@ int kura_req_defer(struct kura_req *r, kura_job_fn work, void *arg, kura_handler
 const struct kura_req_info *kura_req_info(const struct kura_req *r)
 {
     return &r->info;
+}
+
+void kura_req_set_data(struct kura_req *r, void *data)
+{
+    r->data = data;
+}
+
+void *kura_req_data(const struct kura_req *r)
+{
+    return r->data;
 }
 
 const char *kura_req_header(struct kura_req *r, const char *name)

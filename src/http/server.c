@@ -123,7 +123,9 @@ static struct kura_http_server *server_free(struct kura_http_server *s)
     if (!s) {
         return NULL;
     }
-    s->workq = kura_workq_free(s->workq);
+    for (unsigned i = 0; i < KURA_POOL_COUNT; i++) {
+        s->pools[i] = kura_workq_free(s->pools[i]);
+    }
     kura_free(s->cert_pem);
     kura_free(s->allowed);
     kura_free(s->trusted);
@@ -148,9 +150,13 @@ int kura_http_start(const struct kura_http_opts *opts, struct kura_http_server *
         r = load_addresses(s, conf, opts->listen_fd);
     }
     s->cert_pem = kura_strdup(opts->cert_pem);
-    s->workq = kura_workq_new("kura-work", (unsigned)conf->http.work_threads,
-                              (unsigned)conf->http.work_queue);
-    if (r == 0 && (!s->cert_pem || !s->workq)) {
+    s->pool_threads[KURA_POOL_WORK] = (unsigned)conf->http.work_threads;
+    s->pool_threads[KURA_POOL_HASH] = (unsigned)conf->password.hash_workers;
+    s->pools[KURA_POOL_WORK] = kura_workq_new("kura-work", s->pool_threads[KURA_POOL_WORK],
+                                              (unsigned)conf->http.work_queue);
+    s->pools[KURA_POOL_HASH] = kura_workq_new("kura-hash", s->pool_threads[KURA_POOL_HASH],
+                                              (unsigned)conf->http.work_queue);
+    if (r == 0 && (!s->cert_pem || !s->pools[KURA_POOL_WORK] || !s->pools[KURA_POOL_HASH])) {
         r = -ENOMEM;
     }
     if (r < 0) {
@@ -212,6 +218,13 @@ unsigned kura_http_connections(struct kura_http_server *s)
     return atomic_load(&s->connections);
 }
 
+void kura_http_pool_stats(struct kura_http_server *s, enum kura_work_pool pool,
+                          struct kura_pool_stats *ret)
+{
+    ret->threads = s->pool_threads[pool];
+    kura_workq_stats(s->pools[pool], &ret->running, &ret->queued, &ret->max_running);
+}
+
 struct kura_http_server *kura_http_stop(struct kura_http_server *s)
 {
     if (!s) {
@@ -220,7 +233,9 @@ struct kura_http_server *kura_http_stop(struct kura_http_server *s)
     atomic_store(&s->stopping, true);
     /* Finish the queued and running jobs first: MHD must not be stopped while a connection is
      * suspended, and each job resumes its connection when done. */
-    s->workq = kura_workq_free(s->workq);
+    for (unsigned i = 0; i < KURA_POOL_COUNT; i++) {
+        s->pools[i] = kura_workq_free(s->pools[i]);
+    }
     MHD_stop_daemon(s->daemon);
     return server_free(s);
 }

@@ -157,3 +157,35 @@ def test_clock_shift_reaches_the_sweeper(instance):
         assert c.rest_until_close(timeout=3) == b""
     server.wait_for_log("event=slow_clients_disconnected", 5)
     assert send_raw(server.port, request_bytes(server.port)).status == 200
+
+
+def test_password_hashing_is_bounded_and_does_not_stall_others(instance):
+    """Argon2id (64 MiB, ~60 ms each at the default cost) runs on its own pool of
+    password.hash_workers threads: a storm of hashes queues there, never more than that many run
+    at once (so memory stays bounded), and /healthz keeps answering meanwhile."""
+    instance.init()
+    instance.set("password", "hash_workers", "2")
+    instance.set("password", "hash_opslimit", "4")  # ~120 ms a hash: the storm lasts seconds
+    server = instance.serve()
+    n = 40
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        storm = [pool.submit(send_raw, server.port,
+                             request_bytes(server.port, "GET", "/_test/hash"), 120)
+                 for _ in range(n)]
+        wait_until(lambda: status(server)["hash_pool"]["running"] == 2, 30,
+                   "two hashes running")
+        slowest = 0.0
+        for _ in range(10):
+            t0 = time.monotonic()
+            assert send_raw(server.port, request_bytes(server.port)).status == 200
+            slowest = max(slowest, time.monotonic() - t0)
+        still_hashing = status(server)["hash_pool"]
+        results = [f.result(timeout=120) for f in storm]
+    assert all(r.status == 200 and r.json() == {"hashed": True} for r in results), results
+    assert still_hashing["running"] + still_hashing["queued"] > 0, \
+        "the hashes ended before the /healthz requests: no overlap shown"
+    assert slowest < 1.0, f"/healthz took {slowest:.2f}s during the hashing storm"
+    pools = status(server)
+    assert pools["hash_pool"]["threads"] == 2
+    assert pools["hash_pool"]["max_running"] == 2
+    assert pools["work_pool"]["max_running"] == 0  # hashing never borrowed a storage thread
