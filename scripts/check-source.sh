@@ -28,5 +28,12 @@ for f in $files; do
         status=1
     fi
 done
+# Formatting (docs/style.md item 2): .clang-format is the authority.
+if ! clang-format --dry-run --Werror --style=file $files 2>/tmp/kura-format.$$; then
+    echo "formatting differs from .clang-format (fix: clang-format -i --style=file FILES):"
+    grep -E '^[^ ].*(error|warning):' /tmp/kura-format.$$ | cut -d: -f1 | sort -u | head -20
+    status=1
+fi
+rm -f /tmp/kura-format.$$
 [ $status -eq 0 ] && echo "check-source: ok"
 exit $status

@@ -9,7 +9,7 @@ build_pkgs="gcc make meson ninja-build pkg-config python3
  libmicrohttpd-dev libgnutls28-dev libsodium-dev libssl-dev libsqlite3-dev
  libjansson-dev"
 test_pkgs="libcmocka-dev python3-pytest python3-requests gnutls-bin openssl
- sqlite3 util-linux procps"
+ sqlite3 util-linux procps clang-format"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
 bench_pkgs="wrk lighttpd lighttpd-mod-openssl curl"
 analyze_pkgs="cppcheck"

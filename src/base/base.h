@@ -71,28 +71,28 @@
 /* Application error codes. Each has a stable wire name, an HTTP status and a message in English
  * and Japanese, all in err.c. Never renumber: the names are part of the API. */
 enum kura_err {
-    KURA_EBADREQ = -1000,  /* 400 malformed request */
-    KURA_EBADPATH = -1001, /* 400 path rejected (traversal, encoded slash, NUL, bad UTF-8) */
-    KURA_EFRAMING = -1002, /* 400 ambiguous message framing (duplicate CL, TE+CL) */
-    KURA_EBADHDR = -1003,  /* 400 header with forbidden bytes */
-    KURA_EURILONG = -1004, /* 414 URI too long */
-    KURA_EHDRLARGE = -1005, /* 431 request headers too large */
-    KURA_EBODYLARGE = -1006, /* 413 request body too large */
-    KURA_ENOTFOUND = -1007,  /* 404 no such resource */
-    KURA_EMETHOD = -1008,    /* 405 method not allowed */
-    KURA_EHOST = -1009,      /* 421 Host not allowed */
-    KURA_EBUSY = -1010,      /* 503 server busy or shutting down */
-    KURA_EINTERNAL = -1011,  /* 500 internal error */
-    KURA_ECONFIG = -1012,    /* invalid configuration */
-    KURA_ESYNTAX = -1013,    /* syntax error in input */
-    KURA_ERANGE = -1014,     /* number out of range */
-    KURA_EUTF8 = -1015,      /* invalid UTF-8 */
-    KURA_ETOOBIG = -1016,    /* a buffer's hard maximum was reached */
-    KURA_EEXIST = -1017,     /* already exists */
-    KURA_ESCHEMA = -1018,    /* database schema newer than this binary */
-    KURA_EKEYMODE = -1019,   /* secret file readable by group or others, or not ours */
-    KURA_ELOCKED = -1020,    /* data folder in use by another process */
-    KURA_ECRYPTO = -1021,    /* cryptographic verification or decryption failed */
+    KURA_EBADREQ = -1000,      /* 400 malformed request */
+    KURA_EBADPATH = -1001,     /* 400 path rejected (traversal, encoded slash, NUL, bad UTF-8) */
+    KURA_EFRAMING = -1002,     /* 400 ambiguous message framing (duplicate CL, TE+CL) */
+    KURA_EBADHDR = -1003,      /* 400 header with forbidden bytes */
+    KURA_EURILONG = -1004,     /* 414 URI too long */
+    KURA_EHDRLARGE = -1005,    /* 431 request headers too large */
+    KURA_EBODYLARGE = -1006,   /* 413 request body too large */
+    KURA_ENOTFOUND = -1007,    /* 404 no such resource */
+    KURA_EMETHOD = -1008,      /* 405 method not allowed */
+    KURA_EHOST = -1009,        /* 421 Host not allowed */
+    KURA_EBUSY = -1010,        /* 503 server busy or shutting down */
+    KURA_EINTERNAL = -1011,    /* 500 internal error */
+    KURA_ECONFIG = -1012,      /* invalid configuration */
+    KURA_ESYNTAX = -1013,      /* syntax error in input */
+    KURA_ERANGE = -1014,       /* number out of range */
+    KURA_EUTF8 = -1015,        /* invalid UTF-8 */
+    KURA_ETOOBIG = -1016,      /* a buffer's hard maximum was reached */
+    KURA_EEXIST = -1017,       /* already exists */
+    KURA_ESCHEMA = -1018,      /* database schema newer than this binary */
+    KURA_EKEYMODE = -1019,     /* secret file readable by group or others, or not ours */
+    KURA_ELOCKED = -1020,      /* data folder in use by another process */
+    KURA_ECRYPTO = -1021,      /* cryptographic verification or decryption failed */
     KURA_EUNSUPPORTED = -1022, /* format or algorithm not supported */
     KURA_EFORBIDDEN = -1023,   /* 403 not allowed */
     KURA_EUNAUTH = -1024,      /* 401 authentication required */
@@ -211,12 +211,12 @@ void kura_hex_encode(char *out, const void *in, size_t len);
 /* ---- owned, bounded buffer (curl dynbuf + sqlite3_str) ------------------------------------ */
 
 struct kura_buf {
-    char *ptr;     /* NUL-terminated whenever non-NULL */
-    size_t len;    /* bytes in use, not counting the terminator */
-    size_t cap;    /* allocated bytes */
-    size_t max;    /* hard limit on len */
-    int err;       /* first error: -ENOMEM or KURA_ETOOBIG; sticky until kura_buf_reset */
-    bool secret;   /* growth wipes the old block; release with kura_buf_release_wipe */
+    char *ptr;   /* NUL-terminated whenever non-NULL */
+    size_t len;  /* bytes in use, not counting the terminator */
+    size_t cap;  /* allocated bytes */
+    size_t max;  /* hard limit on len */
+    int err;     /* first error: -ENOMEM or KURA_ETOOBIG; sticky until kura_buf_reset */
+    bool secret; /* growth wipes the old block; release with kura_buf_release_wipe */
 };
 
 #define KURA_BUF_INIT(maxlen) ((struct kura_buf){.max = (maxlen)})

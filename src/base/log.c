@@ -108,8 +108,7 @@ static void add_value(struct kura_buf *b, const char *v)
     }
 }
 
-static void emit(enum kura_log_level level, const char *event, const char *func, int r,
-                 va_list ap)
+static void emit(enum kura_log_level level, const char *event, const char *func, int r, va_list ap)
 {
     if ((int)level > atomic_load(&current_level)) {
         return;

@@ -93,10 +93,8 @@ static void test_cleanups_reverse_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alignment_and_content),
-        cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_overflow_is_budget_error),
-        cmocka_unit_test(test_large_blocks),
+        cmocka_unit_test(test_alignment_and_content),    cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_overflow_is_budget_error), cmocka_unit_test(test_large_blocks),
         cmocka_unit_test(test_cleanups_reverse_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

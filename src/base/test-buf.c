@@ -113,9 +113,12 @@ static void test_detach(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_terminate), cmocka_unit_test(test_max_is_hard_and_sticky),
-        cmocka_unit_test(test_addf_respects_max),    cmocka_unit_test(test_large_growth),
-        cmocka_unit_test(test_escaped),              cmocka_unit_test(test_detach),
+        cmocka_unit_test(test_append_and_terminate),
+        cmocka_unit_test(test_max_is_hard_and_sticky),
+        cmocka_unit_test(test_addf_respects_max),
+        cmocka_unit_test(test_large_growth),
+        cmocka_unit_test(test_escaped),
+        cmocka_unit_test(test_detach),
         cmocka_unit_test(test_secret_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,8 +118,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_read_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_does_not_follow_symlink_target, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_write_does_not_follow_symlink_target, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,8 +46,8 @@ static void test_format_and_quoting(void **state)
     (void)state;
     char line[2048];
     kura_log_set_level(KURA_LOG_INFO);
-    kura_log(KURA_LOG_INFO, "listening", "addr", "127.0.0.1:8443", "note", "two words", "empty",
-             "", "nil", NULL, "evil", "x\nlevel=error event=forged", NULL);
+    kura_log(KURA_LOG_INFO, "listening", "addr", "127.0.0.1:8443", "note", "two words", "empty", "",
+             "nil", NULL, "evil", "x\nlevel=error event=forged", NULL);
     read_log(line, sizeof(line));
     assert_non_null(strstr(line, " level=info event=listening addr=127.0.0.1:8443 "));
     assert_non_null(strstr(line, " note=\"two words\" empty=\"\" nil=- "));

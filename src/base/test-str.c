@@ -36,17 +36,17 @@ static void test_utf8(void **state)
     (void)state;
     assert_true(kura_utf8_valid("", 0));
     assert_true(kura_utf8_valid("plain", 5));
-    assert_true(kura_utf8_valid("\xe8\x94\xb5", 3));         /* 蔵 */
-    assert_true(kura_utf8_valid("\xf0\x9f\x98\x80", 4));     /* U+1F600 */
-    assert_true(kura_utf8_valid("\xf4\x8f\xbf\xbf", 4));     /* U+10FFFF */
-    assert_false(kura_utf8_valid("\xc0\xaf", 2));            /* overlong '/' */
-    assert_false(kura_utf8_valid("\xe0\x80\xaf", 3));        /* overlong '/' */
-    assert_false(kura_utf8_valid("\xed\xa0\x80", 3));        /* surrogate */
-    assert_false(kura_utf8_valid("\xf4\x90\x80\x80", 4));    /* above U+10FFFF */
-    assert_false(kura_utf8_valid("\xe8\x94", 2));            /* truncated */
-    assert_false(kura_utf8_valid("\x80", 1));                /* lone continuation */
+    assert_true(kura_utf8_valid("\xe8\x94\xb5", 3));      /* 蔵 */
+    assert_true(kura_utf8_valid("\xf0\x9f\x98\x80", 4));  /* U+1F600 */
+    assert_true(kura_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+    assert_false(kura_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(kura_utf8_valid("\xe0\x80\xaf", 3));     /* overlong '/' */
+    assert_false(kura_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(kura_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(kura_utf8_valid("\xe8\x94", 2));         /* truncated */
+    assert_false(kura_utf8_valid("\x80", 1));             /* lone continuation */
     assert_false(kura_utf8_valid("\xff", 1));
-    assert_false(kura_utf8_valid("\xe8\x94\x35", 3));        /* bad continuation */
+    assert_false(kura_utf8_valid("\xe8\x94\x35", 3)); /* bad continuation */
 }
 
 static void test_ctl(void **state)
@@ -122,9 +122,9 @@ static void test_clock_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_u64), cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_ctl),       cmocka_unit_test(test_slices),
-        cmocka_unit_test(test_size_math), cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_parse_u64),    cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_ctl),          cmocka_unit_test(test_slices),
+        cmocka_unit_test(test_size_math),    cmocka_unit_test(test_hex),
         cmocka_unit_test(test_clock_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

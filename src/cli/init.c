@@ -234,8 +234,8 @@ static int hand_out_password(const struct init_opts *o, const char *otp, struct 
  * absent when init created it). Only names init itself creates are removed. */
 static void undo_init(int fd, const char *path, bool created)
 {
-    static const char *const files[] = {CLI_CONF_NAME, CLI_DB_NAME, "kura.db-wal", "kura.db-shm",
-                                        "kura.db-journal", CLI_INSTALL_ID_NAME};
+    static const char *const files[] = {CLI_CONF_NAME, CLI_DB_NAME,       "kura.db-wal",
+                                        "kura.db-shm", "kura.db-journal", CLI_INSTALL_ID_NAME};
     int keys = openat(fd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     DIR *d = keys >= 0 ? fdopendir(keys) : NULL;
     struct dirent *e;
@@ -365,8 +365,9 @@ int cli_init(int argc, char **argv)
         }
     }
     if (!o.admin || !kura_auth_id_valid(o.admin, strlen(o.admin), NULL)) {
-        cli_error("init", "'%s' is not a valid account ID (1-64 of a-z 0-9 . _ -, starting with a "
-                          "letter or digit); choose one with --admin",
+        cli_error("init",
+                  "'%s' is not a valid account ID (1-64 of a-z 0-9 . _ -, starting with a "
+                  "letter or digit); choose one with --admin",
                   o.admin ? o.admin : "(unknown OS user)");
         return CLI_EXIT_USAGE;
     }

@@ -151,8 +151,8 @@ int cli_debug(int argc, char **argv)
         (void)fputs("usage: kura debug clock-shift --data DIR [-]MILLISECONDS\n", stderr);
         return CLI_EXIT_USAGE;
     }
-    json_t *req = json_pack("{s:s,s:I}", "cmd", "clock.shift", "ms",
-                            neg ? -(json_int_t)ms : (json_int_t)ms);
+    json_t *req =
+        json_pack("{s:s,s:I}", "cmd", "clock.shift", "ms", neg ? -(json_int_t)ms : (json_int_t)ms);
     int r = req ? call_server("debug", argv[3], req) : CLI_EXIT_FAIL;
     json_decref(req);
     return r;
@@ -165,8 +165,7 @@ int kura_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"init", cli_init},     {"serve", cli_serve},   {"config", cli_config},
-        {"status", cli_status},
+        {"init", cli_init},   {"serve", cli_serve}, {"config", cli_config}, {"status", cli_status},
 #ifdef KURA_TEST_HOOKS
         {"debug", cli_debug},
 #endif

@@ -120,8 +120,9 @@ static int read_file_at(struct server *s, const char *name, bool secret, struct 
         return -errno;
     }
     if (secret && (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))) {
-        kura_buf_addf(err, "%s: mode %04o or owner uid %u lets others read a secret key; it must "
-                           "be a regular file owned by uid %u; run chmod 600 %s",
+        kura_buf_addf(err,
+                      "%s: mode %04o or owner uid %u lets others read a secret key; it must "
+                      "be a regular file owned by uid %u; run chmod 600 %s",
                       name, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
                       (unsigned)geteuid(), name);
         return KURA_EKEYMODE;
@@ -163,8 +164,9 @@ static int open_meta(struct server *s, struct kura_buf *err)
     r = kura_meta_check_schema(s->meta, &state);
     KURA_IGNORE(kura_meta_schema_version(s->meta, &version));
     if (r == KURA_ESCHEMA && state == KURA_META_SCHEMA_NEWER) {
-        kura_buf_addf(err, "database schema version %u is newer than this kura (%s knows up to "
-                           "%u); run a newer kura",
+        kura_buf_addf(err,
+                      "database schema version %u is newer than this kura (%s knows up to "
+                      "%u); run a newer kura",
                       version, KURA_VERSION, (unsigned)KURA_META_SCHEMA_LATEST);
         return r;
     }
@@ -215,15 +217,17 @@ static int start_http(struct server *s, struct kura_buf *err)
     if (r == 0) {
         r = open_listener(s->conf, &fd, err);
     }
-    static const struct kura_route *const tables[] = {
-        kura_http_builtin_routes,
+    static const struct kura_route *const tables[] = {kura_http_builtin_routes,
 #ifdef KURA_TEST_HOOKS
-        kura_http_test_routes,
+                                                      kura_http_test_routes,
 #endif
-        NULL};
+                                                      NULL};
     if (r == 0) {
-        struct kura_http_opts o = {.conf = s->conf, .listen_fd = fd, .cert_pem = cert.ptr,
-                                   .key_pem = key.ptr, .tables = tables};
+        struct kura_http_opts o = {.conf = s->conf,
+                                   .listen_fd = fd,
+                                   .cert_pem = cert.ptr,
+                                   .key_pem = key.ptr,
+                                   .tables = tables};
         r = kura_http_start(&o, &s->http, err);
         if (r < 0) {
             (void)close(fd);
@@ -250,14 +254,12 @@ static int ctl_handler(void *ctx, const char *cmd, json_t *req, json_t **ret_rep
     struct server *s = ctx;
     (void)req;
     if (strcmp(cmd, "status") == 0) {
-        *ret_reply = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:o}", "version", KURA_VERSION,
-                               "pid", (json_int_t)getpid(), "uptime_ms",
-                               (json_int_t)(kura_clock_mono_ms() - s->started_ms), "in_flight",
-                               (json_int_t)kura_http_in_flight(s->http), "connections",
-                               (json_int_t)kura_http_connections(s->http), "listen",
-                               s->conf->http.listen, "work_pool",
-                               pool_json(s->http, KURA_POOL_WORK), "hash_pool",
-                               pool_json(s->http, KURA_POOL_HASH));
+        *ret_reply = json_pack(
+            "{s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:o}", "version", KURA_VERSION, "pid",
+            (json_int_t)getpid(), "uptime_ms", (json_int_t)(kura_clock_mono_ms() - s->started_ms),
+            "in_flight", (json_int_t)kura_http_in_flight(s->http), "connections",
+            (json_int_t)kura_http_connections(s->http), "listen", s->conf->http.listen, "work_pool",
+            pool_json(s->http, KURA_POOL_WORK), "hash_pool", pool_json(s->http, KURA_POOL_HASH));
         return *ret_reply ? 0 : -ENOMEM;
     }
 #ifdef KURA_TEST_HOOKS

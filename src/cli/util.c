@@ -62,8 +62,9 @@ int cli_data_open(const char *path, int *ret_fd, struct kura_buf *err)
         return KURA_EKEYMODE;
     }
     if (st.st_mode & 077) {
-        kura_buf_addf(err, "data folder '%s' has mode %04o, which lets group or others in; run "
-                           "chmod 700 %s",
+        kura_buf_addf(err,
+                      "data folder '%s' has mode %04o, which lets group or others in; run "
+                      "chmod 700 %s",
                       path, (unsigned)(st.st_mode & 07777), path);
         return KURA_EKEYMODE;
     }

@@ -9,10 +9,10 @@ struct conf_key {
     const char *section;
     const char *key;
     enum conf_type type;
-    size_t offset;       /* of the char * or uint64_t field in struct kura_conf */
-    const char *def;     /* default, as it would be written in the file */
-    uint64_t min, max;   /* CONF_UINT */
-    const char *unit;    /* CONF_UINT: "seconds", "bytes", ... */
+    size_t offset;              /* of the char * or uint64_t field in struct kura_conf */
+    const char *def;            /* default, as it would be written in the file */
+    uint64_t min, max;          /* CONF_UINT */
+    const char *unit;           /* CONF_UINT: "seconds", "bytes", ... */
     const char *const *choices; /* CONF_ENUM: NULL-terminated */
     /* CONF_STR: returns 0 or appends why the value is wrong to why and returns KURA_ECONFIG. */
     int (*validate)(const char *v, struct kura_buf *why);

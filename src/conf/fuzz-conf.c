@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct kura_conf *c2 = NULL;
         if (kura_conf_write(c, &out1) < 0 ||
             kura_conf_parse("again.conf", out1.ptr, out1.len, &c2, NULL) < 0 ||
-            kura_conf_write(c2, &out2) < 0 || !kura_str_eq(kura_buf_str(&out1), kura_buf_str(&out2))) {
+            kura_conf_write(c2, &out2) < 0 ||
+            !kura_str_eq(kura_buf_str(&out1), kura_buf_str(&out2))) {
             abort();
         }
         kura_buf_release(&out1);

@@ -18,9 +18,9 @@ static int valid_path(const char *v, struct kura_buf *why);
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 /* The password policy profiles (the identity issue implements each one's rules). */
-static const char *const password_profiles[] = {
-    "kura-default", "nist", "mhlw6-a", "mhlw6-b", "mhlw6-c", "nbdc", "ccat", "iso27001", "kiyosu",
-    NULL};
+static const char *const password_profiles[] = {"kura-default", "nist", "mhlw6-a", "mhlw6-b",
+                                                "mhlw6-c",      "nbdc", "ccat",    "iso27001",
+                                                "kiyosu",       NULL};
 
 const struct conf_key kura_conf_keys[] = {
     /* [http] */
@@ -40,20 +40,20 @@ const struct conf_key kura_conf_keys[] = {
      "Event-loop threads serving connections; 0 means one per CPU"},
     {"http", "max_connections", UINT(http, max_connections), "1024", 16, 100000, "connections",
      NULL, NULL, NULL, "Open connections at most; further clients wait in the kernel backlog"},
-    {"http", "per_ip_connections", UINT(http, per_ip_connections), "128", 0, 100000,
-     "connections", NULL, NULL, NULL,
+    {"http", "per_ip_connections", UINT(http, per_ip_connections), "128", 0, 100000, "connections",
+     NULL, NULL, NULL,
      "Open connections per client address at most (0: no limit); excess sockets are closed"},
     {"http", "header_timeout", UINT(http, header_timeout), "20", 1, 3600, "seconds", NULL, NULL,
      NULL,
      "Time a connection has to deliver complete request headers, counted from accept or from "
      "the previous response (bounds slow-loris clients and idle keep-alive)"},
-    {"http", "idle_timeout", UINT(http, idle_timeout), "60", 1, 86400, "seconds", NULL, NULL,
-     NULL, "A connection with no traffic in either direction for this long is closed"},
+    {"http", "idle_timeout", UINT(http, idle_timeout), "60", 1, 86400, "seconds", NULL, NULL, NULL,
+     "A connection with no traffic in either direction for this long is closed"},
     {"http", "min_upload_rate", UINT(http, min_upload_rate), "1024", 0, 1073741824,
      "bytes per second", NULL, NULL, NULL,
      "Request bodies slower than this over each upload_rate_window are cut off (0: off)"},
-    {"http", "upload_rate_window", UINT(http, upload_rate_window), "20", 1, 3600, "seconds",
-     NULL, NULL, NULL, "Window over which min_upload_rate is measured"},
+    {"http", "upload_rate_window", UINT(http, upload_rate_window), "20", 1, 3600, "seconds", NULL,
+     NULL, NULL, "Window over which min_upload_rate is measured"},
     {"http", "max_uri_bytes", UINT(http, max_uri_bytes), "8192", 256, 65536, "bytes", NULL, NULL,
      NULL, "Longest request target accepted; longer ones get 414"},
     {"http", "max_header_bytes", UINT(http, max_header_bytes), "16384", 1024, 1048576, "bytes",
@@ -61,8 +61,8 @@ const struct conf_key kura_conf_keys[] = {
     {"http", "max_body_bytes", UINT(http, max_body_bytes), "1048576", 1024, 1073741824, "bytes",
      NULL, NULL, NULL,
      "Largest request body for endpoints without their own limit (the JSON API); 413 beyond"},
-    {"http", "shutdown_timeout", UINT(http, shutdown_timeout), "30", 0, 3600, "seconds", NULL,
-     NULL, NULL, "On SIGTERM or SIGINT, time given to requests in flight before exiting"},
+    {"http", "shutdown_timeout", UINT(http, shutdown_timeout), "30", 0, 3600, "seconds", NULL, NULL,
+     NULL, "On SIGTERM or SIGINT, time given to requests in flight before exiting"},
     {"http", "hsts_max_age", UINT(http, hsts_max_age), "31536000", 0, 126144000, "seconds", NULL,
      NULL, NULL, "max-age of the Strict-Transport-Security header (0 disables HSTS)"},
     {"http", "work_threads", UINT(http, work_threads), "4", 1, 256, "threads", NULL, NULL, NULL,
@@ -82,17 +82,16 @@ const struct conf_key kura_conf_keys[] = {
     {"log", "level", ENUM(log, level), "info", 0, 0, NULL, log_levels, NULL, NULL,
      "Least severe operational-log level written to stderr (the audit log is separate)"},
     /* [password] */
-    {"password", "profile", ENUM(password, profile), "kura-default", 0, 0, NULL,
-     password_profiles, NULL, NULL,
+    {"password", "profile", ENUM(password, profile), "kura-default", 0, 0, NULL, password_profiles,
+     NULL, NULL,
      "Password policy profile: kura-default, NIST SP 800-63B, the three MHLW 6.0 examples, or "
      "the rule set of a source document (nbdc, ccat, iso27001, kiyosu)"},
-    {"password", "hash_opslimit", UINT(password, hash_opslimit), "2", 1, 100, "passes", NULL,
-     NULL, NULL, "Argon2id time cost; hashes made with other costs are upgraded at next login"},
-    {"password", "hash_memlimit_kib", UINT(password, hash_memlimit_kib), "65536", 8, 4194304,
-     "KiB", NULL, NULL, NULL, "Argon2id memory cost per hash"},
+    {"password", "hash_opslimit", UINT(password, hash_opslimit), "2", 1, 100, "passes", NULL, NULL,
+     NULL, "Argon2id time cost; hashes made with other costs are upgraded at next login"},
+    {"password", "hash_memlimit_kib", UINT(password, hash_memlimit_kib), "65536", 8, 4194304, "KiB",
+     NULL, NULL, NULL, "Argon2id memory cost per hash"},
     {"password", "hash_workers", UINT(password, hash_workers), "2", 1, 64, "threads", NULL, NULL,
-     NULL,
-     "Password hashes computed at once at most; each needs hash_memlimit_kib of memory"},
+     NULL, "Password hashes computed at once at most; each needs hash_memlimit_kib of memory"},
 };
 
 const size_t kura_conf_nkeys = KURA_ARRAY_SIZE(kura_conf_keys);
@@ -291,8 +290,8 @@ int kura_conf_write(const struct kura_conf *c, struct kura_buf *out)
         const char *v = value_text(c, k, num);
         /* Quote values whose edges would otherwise be trimmed or that begin with a quote. */
         size_t n = strlen(v);
-        bool quote = n > 0 && (v[0] == ' ' || v[0] == '\t' || v[0] == '"' ||
-                               v[n - 1] == ' ' || v[n - 1] == '\t');
+        bool quote = n > 0 && (v[0] == ' ' || v[0] == '\t' || v[0] == '"' || v[n - 1] == ' ' ||
+                               v[n - 1] == '\t');
         kura_buf_addf(out, "%s =%s%s%s%s\n", k->key, n ? " " : "", quote ? "\"" : "", v,
                       quote ? "\"" : "");
     }
@@ -316,8 +315,9 @@ int kura_conf_reference(struct kura_buf *out)
         const struct conf_key *k = &kura_conf_keys[i];
         if (strcmp(section, k->section) != 0) {
             section = k->section;
-            kura_buf_addf(out, "\n## [%s]\n\n| key | default | allowed | description |\n"
-                               "|---|---|---|---|\n",
+            kura_buf_addf(out,
+                          "\n## [%s]\n\n| key | default | allowed | description |\n"
+                          "|---|---|---|---|\n",
                           section);
         }
         kura_buf_addf(out, "| `%s` | `%s` | ", k->key, k->def[0] ? k->def : "\"\"");
@@ -418,7 +418,8 @@ int kura_conf_check(const struct kura_conf *c, struct kura_buf *ret_err)
             kura_buf_addf(ret_err,
                           "%s:%u: [tls] key_file: must differ from cert_file (a key file is "
                           "secret, a certificate is not)",
-                          c->path ? c->path : "kura.conf", kura_conf_key_line(c, "tls", "key_file"));
+                          c->path ? c->path : "kura.conf",
+                          kura_conf_key_line(c, "tls", "key_file"));
         }
         return KURA_ECONFIG;
     }

@@ -20,9 +20,9 @@ static void test_listen(void **state)
     assert_int_equal(kura_conf_parse_listen("[::]:443", &ss, &len), 0);
     assert_int_equal(ss.ss_family, AF_INET6);
     assert_int_equal(len, sizeof(struct sockaddr_in6));
-    const char *bad[] = {"127.0.0.1",   "127.0.0.1:",     ":8443",         "localhost:8443",
-                         "[::1]",       "[::1:8443",      "::1:8443",      "1.2.3.4:99999",
-                         "1.2.3.4:-1",  "1.2.3.4: 8443",  "256.1.1.1:80",  "[zz::]:80",
+    const char *bad[] = {"127.0.0.1",   "127.0.0.1:",    ":8443",        "localhost:8443",
+                         "[::1]",       "[::1:8443",     "::1:8443",     "1.2.3.4:99999",
+                         "1.2.3.4:-1",  "1.2.3.4: 8443", "256.1.1.1:80", "[zz::]:80",
                          "1.2.3.4:080x"};
     for (size_t i = 0; i < KURA_ARRAY_SIZE(bad); i++) {
         if (kura_conf_parse_listen(bad[i], &ss, &len) == 0) {
@@ -43,9 +43,9 @@ static void test_origin(void **state)
     assert_int_equal(kura_conf_parse_origin("https://[::1]:8443/", host, &port), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 8443);
-    const char *bad[] = {"http://a", "https://", "https://a/b", "https://a:0", "https://-a",
-                         "https://a..b", "https://a_b", "https://user@a", "ftp://a", "https://a:x",
-                         "https://a b"};
+    const char *bad[] = {"http://a",   "https://",     "https://a/b", "https://a:0",
+                         "https://-a", "https://a..b", "https://a_b", "https://user@a",
+                         "ftp://a",    "https://a:x",  "https://a b"};
     for (size_t i = 0; i < KURA_ARRAY_SIZE(bad); i++) {
         if (kura_conf_parse_origin(bad[i], host, &port) == 0) {
             print_error("accepted '%s'\n", bad[i]);
@@ -86,8 +86,8 @@ static void test_cidr(void **state)
     assert_int_equal(kura_conf_parse_cidr("10.0.0.0/7", 10, &c), 0);
     a = addr("11.255.0.1");
     assert_true(kura_cidr_contains(&c, (struct sockaddr *)&a));
-    const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "/8", "10.0.0/8", "::1/129", "x", "",
-                         "10.0.0.0/+8", "10.0.0.0/08x"};
+    const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "/8",          "10.0.0/8",    "::1/129",
+                         "x",           "",          "10.0.0.0/+8", "10.0.0.0/08x"};
     for (size_t i = 0; i < KURA_ARRAY_SIZE(bad); i++) {
         if (kura_conf_parse_cidr(bad[i], strlen(bad[i]), &c) == 0) {
             print_error("accepted '%s'\n", bad[i]);

@@ -81,8 +81,8 @@ static void test_values_and_lines(void **state)
 static void test_unknown_section_and_key(void **state)
 {
     (void)state;
-    FAILS("[http]\nlisten = 127.0.0.1:1\n[htp]\n", "t.conf:3:", "unknown section [htp]",
-          "[http]", "[tls]");
+    FAILS("[http]\nlisten = 127.0.0.1:1\n[htp]\n", "t.conf:3:", "unknown section [htp]", "[http]",
+          "[tls]");
     FAILS("[http]\nthreds = 2\n", "t.conf:2:", "unknown key 'threds' in section [http]",
           "known keys:", "threads");
     FAILS("threads = 2\n", "t.conf:1:", "before the first [section]");
@@ -114,8 +114,8 @@ static void test_invalid_values(void **state)
 static void test_structure_errors(void **state)
 {
     (void)state;
-    FAILS("[http]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n", "t.conf:3:",
-          "duplicate key 'listen'", "first set on line 2");
+    FAILS("[http]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n",
+          "t.conf:3:", "duplicate key 'listen'", "first set on line 2");
     FAILS("[HTTP]\n", "t.conf:1:", "malformed section header");
     FAILS("[http] x\n", "malformed section header");
     FAILS("[http\n", "malformed section header");

@@ -186,8 +186,8 @@ int kura_ctl_server_start(int datafd, kura_ctl_handler_fn fn, void *ctx,
     if (!s) {
         return -ENOMEM;
     }
-    *s = (struct kura_ctl_server){.datafd = datafd, .listen_fd = -1, .stop_fd = -1, .fn = fn,
-                                  .ctx = ctx};
+    *s = (struct kura_ctl_server){
+        .datafd = datafd, .listen_fd = -1, .stop_fd = -1, .fn = fn, .ctx = ctx};
     /* The caller holds the writer lock, so a socket file here is a crashed server's leftover. */
     (void)unlinkat(datafd, KURA_CTL_SOCKET_NAME, 0);
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -20,7 +20,8 @@
 void conns_started(struct kura_http_server *s, struct MHD_Connection *c, void **socket_context)
 {
     struct conn_state *cs = kura_calloc(1, sizeof(*cs));
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     atomic_fetch_add(&s->connections, 1);
     if (!cs || !ci) {
         kura_free(cs);

@@ -95,7 +95,8 @@ enum kura_lang kura_http_negotiate_lang(const char *accept_language)
         int q = 1000;
         if (has_params) {
             struct kura_str p = kura_str_trim_ows(item);
-            if (!kura_str_has_prefix(p, KURA_STR("q=")) && !kura_str_has_prefix(p, KURA_STR("Q="))) {
+            if (!kura_str_has_prefix(p, KURA_STR("q=")) &&
+                !kura_str_has_prefix(p, KURA_STR("Q="))) {
                 continue;
             }
             q = parse_qvalue(kura_str_make(p.ptr + 2, p.len - 2));

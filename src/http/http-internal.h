@@ -20,7 +20,7 @@ struct conn_state {
     int fd;
     _Atomic int phase;
     _Atomic int64_t phase_start_ms;
-    _Atomic uint64_t window_bytes;  /* body bytes in the current rate window */
+    _Atomic uint64_t window_bytes; /* body bytes in the current rate window */
     _Atomic int64_t window_start_ms;
     bool killed; /* under conns_lock: shut down by the sweeper */
 };
@@ -47,7 +47,7 @@ struct kura_http_server {
     struct {
         char host[KURA_CONF_HOST_MAX];
         uint16_t port; /* 0: any */
-    } *allowed;
+    } * allowed;
     size_t nallowed;
     struct kura_cidr *trusted;
     size_t ntrusted;
@@ -62,11 +62,11 @@ struct kura_http_server {
 /* ---- requests (request.c) ------------------------------------------------------------------ */
 
 enum req_state {
-    REQ_NEW = 0,   /* request line seen, headers not yet checked */
-    REQ_BODY,      /* collecting the body */
-    REQ_DEFERRED,  /* suspended; a job runs */
-    REQ_RESUMED,   /* job finished; resume callback pending */
-    REQ_ANSWERED,  /* a response is queued */
+    REQ_NEW = 0,  /* request line seen, headers not yet checked */
+    REQ_BODY,     /* collecting the body */
+    REQ_DEFERRED, /* suspended; a job runs */
+    REQ_RESUMED,  /* job finished; resume callback pending */
+    REQ_ANSWERED, /* a response is queued */
 };
 
 struct resp_header {
@@ -80,13 +80,13 @@ struct kura_req {
     struct MHD_Connection *conn;
     struct conn_state *cs;
     enum req_state state;
-    int target_err; /* result of validating the raw target in the URI callback */
+    int target_err;         /* result of validating the raw target in the URI callback */
     const char *raw_target; /* MHD's copy of the target, in its read buffer */
     size_t raw_target_len;  /* strlen of it: shorter than the target on the wire after a NUL */
     bool discarding;        /* the body outgrew its limit; the rest is read and dropped */
     uint64_t discarded;
-    bool counted;   /* included in srv->in_flight */
-    bool close;     /* answer with Connection: close */
+    bool counted; /* included in srv->in_flight */
+    bool close;   /* answer with Connection: close */
     const struct kura_route *route;
     uint64_t max_body;
     struct kura_buf body;

@@ -41,11 +41,11 @@
 #include "base/base.h"
 #include "conf/conf.h"
 
-#define KURA_HTTP_REQUEST_ID_MAX 64 /* client-supplied X-Request-Id: [A-Za-z0-9._-]{1,64} */
+#define KURA_HTTP_REQUEST_ID_MAX 64         /* client-supplied X-Request-Id: [A-Za-z0-9._-]{1,64} */
 #define KURA_HTTP_ARENA_BUDGET (256 * 1024) /* per-request arena, bodies excluded */
-#define KURA_HTTP_MAX_HEADERS 256            /* header fields per request */
-#define KURA_HTTP_IP_MAX 46                  /* INET6_ADDRSTRLEN */
-#define KURA_HTTP_DISCARD_MAX (1024 * 1024)  /* body bytes read and dropped after a 413 */
+#define KURA_HTTP_MAX_HEADERS 256           /* header fields per request */
+#define KURA_HTTP_IP_MAX 46                 /* INET6_ADDRSTRLEN */
+#define KURA_HTTP_DISCARD_MAX (1024 * 1024) /* body bytes read and dropped after a 413 */
 
 struct kura_http_server;
 struct kura_req;
@@ -61,7 +61,7 @@ enum kura_disp {
 typedef int (*kura_handler_fn)(struct kura_req *r);
 
 enum kura_route_flags {
-    KURA_ROUTE_PREFIX = 1 << 0,   /* path matches itself and everything below it */
+    KURA_ROUTE_PREFIX = 1 << 0,    /* path matches itself and everything below it */
     KURA_ROUTE_CACHEABLE = 1 << 1, /* public, non-personal content: no Cache-Control no-store */
 };
 
@@ -139,9 +139,9 @@ const char *kura_http_tls_priorities(const char *min_version);
 struct kura_req_info {
     struct kura_arena *arena;
     const char *method;
-    const char *path;   /* decoded and validated; NUL-terminated; never contains ".." or "//" */
+    const char *path; /* decoded and validated; NUL-terminated; never contains ".." or "//" */
     size_t path_len;
-    const char *query;  /* raw query string without '?', or "" */
+    const char *query; /* raw query string without '?', or "" */
     const char *request_id;
     const char *source_ip; /* client address, after trusted X-Forwarded-For */
     const char *peer_ip;   /* address of the TCP peer */

@@ -111,8 +111,8 @@ static int check_framing(struct kura_req *r, const struct header_scan *h)
         return KURA_EFRAMING;
     }
     if (h->transfer_encoding) {
-        const char *te =
-            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
         if (!te || strcasecmp(te, "chunked") != 0) {
             r->close = true;
             return KURA_ENOTIMPL;
@@ -161,7 +161,8 @@ static int check_host(struct kura_req *r)
     if (strcmp(h, s->public_host) == 0 && eff == s->public_port) {
         return 0;
     }
-    if (s->listen_loopback && strcmp(h, "localhost") == 0 && (port == 0 || port == s->listen_port)) {
+    if (s->listen_loopback && strcmp(h, "localhost") == 0 &&
+        (port == 0 || port == s->listen_port)) {
         return 0;
     }
     for (size_t i = 0; i < s->nallowed; i++) {
@@ -280,7 +281,8 @@ static int check_request(struct kura_req *r, const char *method, const char *ver
     r->info.method = kura_arena_strndup(r->info.arena, method, strlen(method));
     (void)MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &h);
     int ret = identify(r, &h);
-    if (ret == 0 && (h.count > KURA_HTTP_MAX_HEADERS || h.bytes > r->srv->conf->http.max_header_bytes)) {
+    if (ret == 0 &&
+        (h.count > KURA_HTTP_MAX_HEADERS || h.bytes > r->srv->conf->http.max_header_bytes)) {
         r->close = true;
         ret = KURA_EHDRLARGE;
     }

@@ -89,9 +89,9 @@ int kura_req_respond_error(struct kura_req *r, int err)
     if (status == 500) {
         kura_log_err(err, "internal_error", "id", r->info.request_id, "path", r->info.path, NULL);
     }
-    json_t *doc = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", kura_err_name(err), "message",
-                            kura_strerror_lang(err, r->info.lang), "request_id",
-                            r->info.request_id);
+    json_t *doc =
+        json_pack("{s:{s:s,s:s,s:s}}", "error", "code", kura_err_name(err), "message",
+                  kura_strerror_lang(err, r->info.lang), "request_id", r->info.request_id);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) {

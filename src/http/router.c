@@ -48,8 +48,8 @@ int http_route(struct kura_http_server *s, struct kura_req *r, const struct kura
     int err = KURA_ENOTFOUND;
     if (allow.len) {
         err = KURA_EMETHOD;
-        *ret_allow = kura_buf_err(&allow) ? NULL
-                                          : kura_arena_strndup(r->info.arena, allow.ptr, allow.len);
+        *ret_allow =
+            kura_buf_err(&allow) ? NULL : kura_arena_strndup(r->info.arena, allow.ptr, allow.len);
     }
     kura_buf_release(&allow);
     return err;

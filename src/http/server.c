@@ -170,8 +170,8 @@ int kura_http_start(const struct kura_http_opts *opts, struct kura_http_server *
      * memset was 14% of the CPU of a /healthz load, so the margin is kept small (32 KiB in
      * total with the default limits). */
     size_t pool = conf->http.max_uri_bytes + conf->http.max_header_bytes + 8 * 1024;
-    unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access_cb, s, MHD_OPTION_LISTEN_SOCKET, opts->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, thread_count(conf), MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
@@ -180,13 +180,12 @@ int kura_http_start(const struct kura_http_opts *opts, struct kura_http_server *
         (unsigned)conf->http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)conf->http.per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)conf->http.idle_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-        MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, s, MHD_OPTION_NOTIFY_COMPLETED,
-        http_completed_cb, s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, s, MHD_OPTION_NOTIFY_COMPLETED, http_completed_cb,
+        s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
         /* 0, not 1: strict mode's only extra checks (a space in the target, Host required in
          * HTTP/1.1) are kura's own, which answer with a JSON body and the security headers
          * instead of MHD's bare HTML page. */
-        MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-        MHD_OPTION_END);
+        MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
     if (!s->daemon) {
         kura_buf_adds(ret_err, "cannot start the HTTPS server (bad certificate or key, or out of "
                                "resources); run with [log] level = debug for details");

@@ -107,8 +107,8 @@ static void test_priorities(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lang),   cmocka_unit_test(test_request_id),
-        cmocka_unit_test(test_xff),    cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_lang),       cmocka_unit_test(test_request_id),
+        cmocka_unit_test(test_xff),        cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_priorities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,12 +41,12 @@ static void test_rejects_traversal(void **state)
     (void)state;
     char *p, *q;
     const char *bad[] = {
-        "/..",          "/../etc/passwd", "/a/../b",     "/a/..",     "/a/./b",     "/.",
-        "/a/.",         "/%2e%2e/x",      "/%2E%2E/x",   "/a/%2e%2e", "/a/.%2e/b",  "/a/%2e./b",
-        "/a/%2e/b",     "/a//b",          "//a",         "/a%2Fb",    "/a%2f..%2fb", "/a%5Cb",
-        "/a%5c..%5cb",  "/a\\b",          "/a%00b",      "/a%00",     "/%C0%AF",    "/%c0%ae%c0%ae/",
-        "/%ED%A0%80",   "/%FF",           "/\xc0\xaf",   "/a%01b",    "/a%7Fb",     "/a%0Ab",
-        "/a%",          "/a%2",           "/a%zz",       "/a%g0",     "/a#frag",    "/a%%32%66",
+        "/..",         "/../etc/passwd", "/a/../b",   "/a/..",     "/a/./b",      "/.",
+        "/a/.",        "/%2e%2e/x",      "/%2E%2E/x", "/a/%2e%2e", "/a/.%2e/b",   "/a/%2e./b",
+        "/a/%2e/b",    "/a//b",          "//a",       "/a%2Fb",    "/a%2f..%2fb", "/a%5Cb",
+        "/a%5c..%5cb", "/a\\b",          "/a%00b",    "/a%00",     "/%C0%AF",     "/%c0%ae%c0%ae/",
+        "/%ED%A0%80",  "/%FF",           "/\xc0\xaf", "/a%01b",    "/a%7Fb",      "/a%0Ab",
+        "/a%",         "/a%2",           "/a%zz",     "/a%g0",     "/a#frag",     "/a%%32%66",
     };
     for (size_t i = 0; i < KURA_ARRAY_SIZE(bad); i++) {
         int r = parse(bad[i], &p, &q);

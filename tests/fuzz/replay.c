@@ -67,8 +67,8 @@ int main(int argc, char **argv)
         }
         for (int k = 0; k < count; k++) {
             char path[4096];
-            if (names[k]->d_name[0] != '.' &&
-                snprintf(path, sizeof(path), "%s/%s", argv[i], names[k]->d_name) < (int)sizeof(path)) {
+            if (names[k]->d_name[0] != '.' && snprintf(path, sizeof(path), "%s/%s", argv[i],
+                                                       names[k]->d_name) < (int)sizeof(path)) {
                 if (run_file(path) < 0) {
                     return 1;
                 }
