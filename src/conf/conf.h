@@ -112,6 +112,14 @@ unsigned kura_conf_key_line(const struct kura_conf *c, const char *section, cons
 
 /* ---- value parsers shared with the areas that use the values ------------------------------ */
 
+/* Calls fn(entry, ctx) for each comma-separated entry of a list value (allowed_hosts,
+ * trusted_proxies), each trimmed of spaces and tabs, stopping at the first error, which it
+ * returns with the offending entry in *ret_bad (may be NULL). More than max entries is
+ * KURA_ETOOBIG (ret_bad: the first entry too many). An empty value has no entries. */
+typedef int (*kura_conf_list_fn)(struct kura_str entry, void *ctx);
+KURA_MUST_CHECK int kura_conf_list_each(const char *value, size_t max, kura_conf_list_fn fn,
+                                        void *ctx, struct kura_str *ret_bad);
+
 /* "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:443": a numeric address and a port 1-65535. */
 KURA_MUST_CHECK int kura_conf_parse_listen(const char *s, struct sockaddr_storage *ret,
                                            socklen_t *ret_len);

@@ -217,3 +217,25 @@ int kura_conf_parse_hostport(const char *s, size_t len, char ret_host[static KUR
 {
     return conf_parse_hostport(kura_str_make(s, len), ret_host, ret_port);
 }
+
+int kura_conf_list_each(const char *value, size_t max, kura_conf_list_fn fn, void *ctx,
+                        struct kura_str *ret_bad)
+{
+    struct kura_str rest = kura_str_c(value), entry;
+    size_t n = 0;
+    if (rest.len == 0) {
+        return 0;
+    }
+    for (bool more = true; more;) {
+        more = kura_str_split(&rest, ',', &entry);
+        entry = kura_str_trim_ows(entry);
+        int r = ++n > max ? KURA_ETOOBIG : fn(entry, ctx);
+        if (r < 0) {
+            if (ret_bad) {
+                *ret_bad = entry;
+            }
+            return r;
+        }
+    }
+    return 0;
+}

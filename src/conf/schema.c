@@ -345,48 +345,44 @@ static int valid_origin(const char *v, struct kura_buf *why)
     return kura_conf_parse_origin(v, host, &port) < 0 ? KURA_ECONFIG : 0;
 }
 
-static int valid_hosts(const char *v, struct kura_buf *why)
+static int check_host(struct kura_str entry, void *ctx)
 {
-    struct kura_str rest = kura_str_c(v), item;
-    unsigned n = 0;
-    if (rest.len == 0) {
-        return 0;
-    }
-    for (bool more = true; more;) {
-        more = kura_str_split(&rest, ',', &item);
-        item = kura_str_trim_ows(item);
-        char host[KURA_CONF_HOST_MAX];
-        uint16_t port;
-        if (++n > KURA_CONF_MAX_HOSTS || conf_parse_hostport(item, host, &port) < 0) {
-            kura_buf_adds(why, "entry '");
-            kura_buf_add_escaped(why, item.ptr, item.len);
-            kura_buf_adds(why, n > KURA_CONF_MAX_HOSTS ? "' is one too many" : "' is not a host");
-            return KURA_ECONFIG;
-        }
+    char host[KURA_CONF_HOST_MAX];
+    uint16_t port;
+    (void)ctx;
+    return conf_parse_hostport(entry, host, &port);
+}
+
+static int check_cidr(struct kura_str entry, void *ctx)
+{
+    struct kura_cidr cidr;
+    (void)ctx;
+    return kura_conf_parse_cidr(entry.ptr, entry.len, &cidr);
+}
+
+/* Validates a list value entry by entry, naming the entry at fault. */
+static int valid_list(const char *v, size_t max, kura_conf_list_fn check, const char *what,
+                      struct kura_buf *why)
+{
+    struct kura_str bad = KURA_STR_NULL;
+    int r = kura_conf_list_each(v, max, check, NULL, &bad);
+    if (r < 0) {
+        kura_buf_adds(why, "entry '");
+        kura_buf_add_escaped(why, bad.ptr, bad.len);
+        kura_buf_adds(why, r == KURA_ETOOBIG ? "' is one too many" : what);
+        return KURA_ECONFIG;
     }
     return 0;
 }
 
+static int valid_hosts(const char *v, struct kura_buf *why)
+{
+    return valid_list(v, KURA_CONF_MAX_HOSTS, check_host, "' is not a host", why);
+}
+
 static int valid_proxies(const char *v, struct kura_buf *why)
 {
-    struct kura_str rest = kura_str_c(v), item;
-    unsigned n = 0;
-    if (rest.len == 0) {
-        return 0;
-    }
-    for (bool more = true; more;) {
-        more = kura_str_split(&rest, ',', &item);
-        item = kura_str_trim_ows(item);
-        struct kura_cidr cidr;
-        if (++n > KURA_CONF_MAX_PROXIES || kura_conf_parse_cidr(item.ptr, item.len, &cidr) < 0) {
-            kura_buf_adds(why, "entry '");
-            kura_buf_add_escaped(why, item.ptr, item.len);
-            kura_buf_adds(why, n > KURA_CONF_MAX_PROXIES ? "' is one too many"
-                                                         : "' is not an address or range");
-            return KURA_ECONFIG;
-        }
-    }
-    return 0;
+    return valid_list(v, KURA_CONF_MAX_PROXIES, check_cidr, "' is not an address or range", why);
 }
 
 static int valid_path(const char *v, struct kura_buf *why)

@@ -96,12 +96,36 @@ static void test_cidr(void **state)
     }
 }
 
+static int count_entry(struct kura_str entry, void *ctx)
+{
+    (*(int *)ctx)++;
+    return entry.len == 3 && memcmp(entry.ptr, "bad", 3) == 0 ? KURA_ECONFIG : 0;
+}
+
+static void test_list_each(void **state)
+{
+    (void)state;
+    int n = 0;
+    struct kura_str bad = KURA_STR_NULL;
+    assert_int_equal(kura_conf_list_each("", 5, count_entry, &n, &bad), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(kura_conf_list_each(" a ,\tb,c", 5, count_entry, &n, &bad), 0);
+    assert_int_equal(n, 3);
+    n = 0;
+    assert_int_equal(kura_conf_list_each("a, bad ,c", 5, count_entry, &n, &bad), KURA_ECONFIG);
+    assert_int_equal(n, 2);
+    assert_true(kura_str_eq_c(bad, "bad"));
+    assert_int_equal(kura_conf_list_each("a,b,c,d", 3, count_entry, &n, &bad), KURA_ETOOBIG);
+    assert_true(kura_str_eq_c(bad, "d"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_origin),
         cmocka_unit_test(test_cidr),
+        cmocka_unit_test(test_list_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

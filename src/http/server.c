@@ -54,36 +54,38 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
     }
 }
 
+static int add_allowed(struct kura_str entry, void *ctx)
+{
+    struct kura_http_server *s = ctx;
+    int r = kura_conf_parse_hostport(entry.ptr, entry.len, s->allowed[s->nallowed].host,
+                                     &s->allowed[s->nallowed].port);
+    s->nallowed += r == 0;
+    return r;
+}
+
+static int add_trusted(struct kura_str entry, void *ctx)
+{
+    struct kura_http_server *s = ctx;
+    int r = kura_conf_parse_cidr(entry.ptr, entry.len, &s->trusted[s->ntrusted]);
+    s->ntrusted += r == 0;
+    return r;
+}
+
 /* Parses allowed_hosts and trusted_proxies (already validated by conf) into arrays. */
 static int load_lists(struct kura_http_server *s, const struct kura_conf *conf)
 {
-    struct kura_str rest = kura_str_c(conf->http.allowed_hosts), item;
     s->allowed = kura_calloc(KURA_CONF_MAX_HOSTS, sizeof(*s->allowed));
     s->trusted = kura_calloc(KURA_CONF_MAX_PROXIES, sizeof(*s->trusted));
     if (!s->allowed || !s->trusted) {
         return -ENOMEM;
     }
-    for (bool more = rest.len > 0; more && s->nallowed < KURA_CONF_MAX_HOSTS;) {
-        more = kura_str_split(&rest, ',', &item);
-        item = kura_str_trim_ows(item);
-        int r = kura_conf_parse_hostport(item.ptr, item.len, s->allowed[s->nallowed].host,
-                                         &s->allowed[s->nallowed].port);
-        if (r < 0) {
-            return r;
-        }
-        s->nallowed++;
+    int r =
+        kura_conf_list_each(conf->http.allowed_hosts, KURA_CONF_MAX_HOSTS, add_allowed, s, NULL);
+    if (r == 0) {
+        r = kura_conf_list_each(conf->http.trusted_proxies, KURA_CONF_MAX_PROXIES, add_trusted, s,
+                                NULL);
     }
-    rest = kura_str_c(conf->http.trusted_proxies);
-    for (bool more = rest.len > 0; more && s->ntrusted < KURA_CONF_MAX_PROXIES;) {
-        more = kura_str_split(&rest, ',', &item);
-        item = kura_str_trim_ows(item);
-        int r = kura_conf_parse_cidr(item.ptr, item.len, &s->trusted[s->ntrusted]);
-        if (r < 0) {
-            return r;
-        }
-        s->ntrusted++;
-    }
-    return 0;
+    return r;
 }
 
 static int load_addresses(struct kura_http_server *s, const struct kura_conf *conf, int fd)
