@@ -64,6 +64,26 @@ struct kura_conf {
         char *level;
     } log;
     struct {
+        uint64_t retention_days;
+        uint64_t searchable_days;
+        uint64_t heartbeat_interval;
+        uint64_t warn_free_mb;
+        uint64_t refuse_free_mb;
+        char *witness_file;
+        char *witness_read;
+        char *digest_to;
+    } audit;
+    struct {
+        char *relay;
+        char *tls;
+        char *ca_file;
+        char *from;
+        char *username;
+        char *password_file;
+        uint64_t timeout;
+        uint64_t retry_hours;
+    } mail;
+    struct {
         char *profile;
         uint64_t hash_opslimit;
         uint64_t hash_memlimit_kib;

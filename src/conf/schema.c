@@ -14,9 +14,16 @@ static int valid_origin(const char *v, struct kura_buf *why);
 static int valid_hosts(const char *v, struct kura_buf *why);
 static int valid_proxies(const char *v, struct kura_buf *why);
 static int valid_path(const char *v, struct kura_buf *why);
+static int valid_opt_path(const char *v, struct kura_buf *why);
+static int valid_opt_paths(const char *v, struct kura_buf *why);
+static int valid_opt_relay(const char *v, struct kura_buf *why);
+static int valid_opt_email(const char *v, struct kura_buf *why);
+static int valid_opt_emails(const char *v, struct kura_buf *why);
+static int valid_opt_text(const char *v, struct kura_buf *why);
 
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
+static const char *const mail_tls_modes[] = {"starttls", "implicit", "none", NULL};
 /* The password policy profiles (the identity issue implements each one's rules). */
 static const char *const password_profiles[] = {"kura-default", "nist", "mhlw6-a", "mhlw6-b",
                                                 "mhlw6-c",      "nbdc", "ccat",    "iso27001",
@@ -81,6 +88,48 @@ const struct conf_key kura_conf_keys[] = {
     /* [log] */
     {"log", "level", ENUM(log, level), "info", 0, 0, NULL, log_levels, NULL, NULL,
      "Least severe operational-log level written to stderr (the audit log is separate)"},
+    /* [audit] */
+    {"audit", "retention_days", UINT(audit, retention_days), "1827", 397, 36525, "days", NULL, NULL,
+     NULL,
+     "Audit records are kept this long (default 5 years); older payloads are pruned, hashes kept"},
+    {"audit", "searchable_days", UINT(audit, searchable_days), "397", 397, 36525, "days", NULL,
+     NULL, NULL, "Records this recent are in the search index (at least 13 months)"},
+    {"audit", "heartbeat_interval", UINT(audit, heartbeat_interval), "300", 10, 3600, "seconds",
+     NULL, NULL, NULL,
+     "A heartbeat record with the time and the clock-sync status is written this often"},
+    {"audit", "warn_free_mb", UINT(audit, warn_free_mb), "1024", 0, 1048576, "MiB", NULL, NULL,
+     NULL, "Below this much free space on the audit log's filesystem, an alert is raised"},
+    {"audit", "refuse_free_mb", UINT(audit, refuse_free_mb), "128", 1, 1048576, "MiB", NULL, NULL,
+     NULL, "Below this much free space, audited requests are refused (503) rather than unrecorded"},
+    {"audit", "witness_file", STR(audit, witness_file), "", 0, 0, NULL, NULL, valid_opt_path,
+     "empty, or an absolute file path (preferably on another filesystem)",
+     "Every signed checkpoint is also appended to this file (a witness on another mount)"},
+    {"audit", "witness_read", STR(audit, witness_read), "", 0, 0, NULL, NULL, valid_opt_paths,
+     "empty, or comma-separated absolute file paths",
+     "Files kura audit verify reads witnessed checkpoints from (syslog archive, mail, witness)"},
+    {"audit", "digest_to", STR(audit, digest_to), "", 0, 0, NULL, NULL, valid_opt_emails,
+     "empty, or comma-separated e-mail addresses",
+     "The audit officer(s) who get the daily digest of checkpoints by mail"},
+    /* [mail] */
+    {"mail", "relay", STR(mail, relay), "", 0, 0, NULL, NULL, valid_opt_relay,
+     "empty (mail disabled), or host:port of the SMTP relay",
+     "SMTP relay that kura hands its mail to (the relayhost of a local postfix, for example)"},
+    {"mail", "tls", ENUM(mail, tls), "starttls", 0, 0, NULL, mail_tls_modes, NULL, NULL,
+     "STARTTLS required, implicit TLS, or none (plaintext: only for a relay on this host)"},
+    {"mail", "ca_file", STR(mail, ca_file), "", 0, 0, NULL, NULL, valid_opt_path,
+     "empty (the system's CAs), or a PEM file path",
+     "Certificate authorities trusted for the relay's certificate; it is always verified"},
+    {"mail", "from", STR(mail, from), "", 0, 0, NULL, NULL, valid_opt_email,
+     "empty, or an e-mail address", "Sender address of kura's mail"},
+    {"mail", "username", STR(mail, username), "", 0, 0, NULL, NULL, valid_opt_text,
+     "empty (no authentication), or a user name", "SMTP AUTH user name at the relay"},
+    {"mail", "password_file", STR(mail, password_file), "", 0, 0, NULL, NULL, valid_opt_path,
+     "empty, or an absolute path to a file readable only by kura's user",
+     "File holding the SMTP AUTH password (never the password itself in kura.conf)"},
+    {"mail", "timeout", UINT(mail, timeout), "30", 1, 600, "seconds", NULL, NULL, NULL,
+     "Time allowed for one delivery attempt"},
+    {"mail", "retry_hours", UINT(mail, retry_hours), "72", 1, 720, "hours", NULL, NULL, NULL,
+     "Undeliverable mail is retried with growing delays for this long, then reported failed"},
     /* [password] */
     {"password", "profile", ENUM(password, profile), "kura-default", 0, 0, NULL, password_profiles,
      NULL, NULL,
@@ -383,6 +432,88 @@ static int valid_hosts(const char *v, struct kura_buf *why)
 static int valid_proxies(const char *v, struct kura_buf *why)
 {
     return valid_list(v, KURA_CONF_MAX_PROXIES, check_cidr, "' is not an address or range", why);
+}
+
+static int valid_opt_path(const char *v, struct kura_buf *why)
+{
+    if (v[0] == '\0') {
+        return 0;
+    }
+    if (v[0] != '/') {
+        kura_buf_adds(why, "not an absolute path");
+        return KURA_ECONFIG;
+    }
+    return valid_path(v, why);
+}
+
+static int check_abs_path(struct kura_str entry, void *ctx)
+{
+    (void)ctx;
+    return entry.len > 1 && entry.len < 4096 && entry.ptr[0] == '/' ? 0 : KURA_ECONFIG;
+}
+
+static int valid_opt_paths(const char *v, struct kura_buf *why)
+{
+    return valid_list(v, 16, check_abs_path, "' is not an absolute path", why);
+}
+
+static int valid_opt_relay(const char *v, struct kura_buf *why)
+{
+    char host[KURA_CONF_HOST_MAX];
+    uint16_t port;
+    if (v[0] == '\0') {
+        return 0;
+    }
+    if (conf_parse_hostport(kura_str_c(v), host, &port) < 0 || port == 0) {
+        kura_buf_adds(why, "expected host:port");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+/* A deliberately plain address check (RFC 5321 mailbox, ASCII): local@domain, no spaces, quotes,
+ * angle brackets or control bytes, at most 254 bytes. It is also a header-injection guard. */
+static int check_email(struct kura_str e, void *ctx)
+{
+    (void)ctx;
+    const char *at = e.len ? memchr(e.ptr, '@', e.len) : NULL;
+    if (!at || at == e.ptr || e.len > 254 ||
+        memchr(at + 1, '@', e.len - (size_t)(at + 1 - e.ptr))) {
+        return KURA_ECONFIG;
+    }
+    for (size_t i = 0; i < e.len; i++) {
+        unsigned char c = (unsigned char)e.ptr[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("\"<>(),;:\\[]", c)) {
+            return KURA_ECONFIG;
+        }
+    }
+    struct kura_str domain = {at + 1, e.len - (size_t)(at + 1 - e.ptr)};
+    char host[KURA_CONF_HOST_MAX];
+    uint16_t port;
+    return conf_parse_hostport(domain, host, &port) == 0 && port == 0 ? 0 : KURA_ECONFIG;
+}
+
+static int valid_opt_email(const char *v, struct kura_buf *why)
+{
+    if (v[0] != '\0' && check_email(kura_str_c(v), NULL) < 0) {
+        kura_buf_adds(why, "not an e-mail address");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+static int valid_opt_emails(const char *v, struct kura_buf *why)
+{
+    return valid_list(v, 16, check_email, "' is not an e-mail address", why);
+}
+
+static int valid_opt_text(const char *v, struct kura_buf *why)
+{
+    if (strlen(v) > 256) {
+        kura_buf_adds(why, "longer than 256 bytes");
+        return KURA_ECONFIG;
+    }
+    return 0;
 }
 
 static int valid_path(const char *v, struct kura_buf *why)

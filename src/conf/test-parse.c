@@ -111,6 +111,29 @@ static void test_invalid_values(void **state)
     FAILS("[log]\nlevel = \"info\n", "unterminated quoted value");
 }
 
+static void test_mail_and_audit_values(void **state)
+{
+    (void)state;
+    struct kura_conf *c = parse_ok("[mail]\nrelay = smtp.example.org:587\nfrom = kura@example.org\n"
+                                   "tls = implicit\npassword_file = /etc/kura/smtp.pw\n"
+                                   "[audit]\ndigest_to = a@example.org, b@x.example\n"
+                                   "witness_read = /mnt/w/kura, /var/log/kura.log\n");
+    assert_string_equal(c->mail.relay, "smtp.example.org:587");
+    assert_string_equal(c->audit.digest_to, "a@example.org, b@x.example");
+    kura_conf_free(c);
+    FAILS("[mail]\nrelay = smtp.example.org\n", "[mail] relay", "host:port");
+    FAILS("[mail]\nfrom = kura\n", "[mail] from", "not an e-mail address");
+    FAILS("[mail]\nfrom = a@b@c\n", "[mail] from");
+    FAILS("[mail]\nfrom = \"x\"@example.org\n", "[mail] from");
+    FAILS("[mail]\nfrom = a@example.org>, <b@evil\n", "[mail] from");
+    FAILS("[mail]\nfrom = a@-bad-\n", "[mail] from");
+    FAILS("[mail]\ntls = ssl\n", "one of starttls, implicit, none");
+    FAILS("[mail]\npassword_file = relative/pw\n", "not an absolute path");
+    FAILS("[audit]\ndigest_to = a@example.org, nobody\n", "entry 'nobody'");
+    FAILS("[audit]\nretention_days = 30\n", "from 397 to 36525 (days)");
+    FAILS("[audit]\nwitness_read = /a, b\n", "entry 'b' is not an absolute path");
+}
+
 static void test_structure_errors(void **state)
 {
     (void)state;
@@ -219,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_values_and_lines),
         cmocka_unit_test(test_unknown_section_and_key),
         cmocka_unit_test(test_invalid_values),
+        cmocka_unit_test(test_mail_and_audit_values),
         cmocka_unit_test(test_structure_errors),
         cmocka_unit_test(test_hostile_bytes),
         cmocka_unit_test(test_write_round_trip),
