@@ -238,6 +238,19 @@ KURA_MUST_CHECK int kura_tls_selfsigned_write(int dirfd, const char *cert_name,
                                               const struct kura_tls_cert_opts *opts,
                                               struct kura_buf *reterr_why);
 
+/* ---- SHA-256 (OpenSSL EVP) ---------------------------------------------------------------- */
+
+#define KURA_SHA256_BYTES 32
+
+/* SHA-256 of data. 0, or -ENOMEM / KURA_ECRYPTO when OpenSSL fails. Thread-safe (one context
+ * per thread, reused). */
+KURA_MUST_CHECK int kura_sha256(uint8_t out[KURA_SHA256_BYTES], const void *data, size_t len);
+/* SHA-256 of the concatenation of parts (e.g. a prefix byte and a record). */
+KURA_MUST_CHECK int kura_sha256_parts(uint8_t out[KURA_SHA256_BYTES], const struct kura_str *parts,
+                                      size_t n);
+/* Frees the calling thread's hashing context (call before a thread that hashed exits). */
+void kura_sha256_thread_done(void);
+
 /* ---- the keyring: the data folder's keys/ directory ---------------------------------------- */
 
 /* Files in keys/. Secret ones must be regular files owned by the euid with no group or other
