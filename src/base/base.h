@@ -103,7 +103,8 @@ enum kura_err {
     KURA_EOVERFLOW = -1029,    /* arithmetic overflow on a size */
     KURA_EBUDGET = -1030,      /* 503 request exceeded its memory budget */
     KURA_ENOTIMPL = -1031,     /* 501 not implemented (e.g. an unknown transfer coding) */
-    KURA_E_LAST = -1032,
+    KURA_EAUDIT = -1032,       /* 503 the audit log cannot be written: fail closed */
+    KURA_E_LAST = -1033,
 };
 
 enum kura_lang { KURA_LANG_EN = 0, KURA_LANG_JA = 1 };
@@ -231,6 +232,8 @@ void kura_buf_release(struct kura_buf *b);
 void kura_buf_release_wipe(struct kura_buf *b);
 /* Empties the buffer and clears the sticky error, keeping the allocation. */
 void kura_buf_reset(struct kura_buf *b);
+/* Shortens the content to len bytes (len <= b->len) and clears the sticky error. */
+void kura_buf_truncate(struct kura_buf *b, size_t len);
 
 /* Appenders. On failure they record the error and leave the content unchanged; later appends
  * are ignored until kura_buf_reset. Read the outcome once, at the end, with kura_buf_err. */

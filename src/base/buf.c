@@ -38,6 +38,15 @@ void kura_buf_reset(struct kura_buf *b)
     }
 }
 
+void kura_buf_truncate(struct kura_buf *b, size_t len)
+{
+    b->err = 0;
+    if (len < b->len) {
+        b->len = len;
+        b->ptr[len] = '\0';
+    }
+}
+
 static void set_err(struct kura_buf *b, int err)
 {
     if (b->err == 0) {

@@ -74,6 +74,9 @@ static const struct err_entry table[] = {
      "リクエストがメモリ上限を超えました"},
     {KURA_ENOTIMPL, "not_implemented", 501, "not implemented by this server",
      "このサーバーでは実装されていません"},
+    {KURA_EAUDIT, "audit_unavailable", 503,
+     "the audit log cannot be written, so the request was refused; try again later",
+     "監査ログに書き込めないため、リクエストを拒否しました。しばらくしてから再試行してください"},
 };
 
 _Static_assert(KURA_ARRAY_SIZE(table) == (size_t)(KURA_EBADREQ - KURA_E_LAST),

@@ -79,6 +79,22 @@ static void test_secret_growth(void **state)
     assert_true(b.secret); /* still a secret buffer if reused */
 }
 
+static void test_truncate(void **state)
+{
+    (void)state;
+    struct kura_buf b = KURA_BUF_INIT(8);
+    kura_buf_adds(&b, "abcdef");
+    kura_buf_truncate(&b, 2);
+    assert_int_equal(b.len, 2);
+    assert_string_equal(b.ptr, "ab");
+    kura_buf_adds(&b, "0123456789"); /* too long: sticky error */
+    assert_int_equal(kura_buf_err(&b), KURA_ETOOBIG);
+    kura_buf_truncate(&b, 9); /* longer than the content: only clears the error */
+    assert_int_equal(kura_buf_err(&b), 0);
+    assert_string_equal(b.ptr, "ab");
+    kura_buf_release(&b);
+}
+
 static void test_escaped(void **state)
 {
     (void)state;
@@ -120,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_escaped),
         cmocka_unit_test(test_detach),
         cmocka_unit_test(test_secret_growth),
+        cmocka_unit_test(test_truncate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

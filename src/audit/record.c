@@ -1,0 +1,229 @@
+/* record.c — the audit record's JSON: one compact object with a fixed key order, so that the
+ * bytes are a deterministic function of the event (docs/audit-format.md, "Records").
+ *
+ * Strings are escaped by hand (RFC 8259 section 7) because the record must be valid UTF-8 JSON
+ * whatever the input: an invalid UTF-8 sequence (a user agent is only guaranteed to be bytes)
+ * becomes U+FFFD, control characters become \u00XX, and a value longer than its limit is cut
+ * at a character boundary and ends with U+2026 "…".
+ */
+#include "audit-internal.h"
+
+#include <string.h>
+#include <time.h>
+
+const char *const audit_record_keys[] = {
+    "index",      "time",       "prev",   "actor",  "roles", "elevated", "session", "source_ip",
+    "user_agent", "request_id", "action", "object", "bytes", "result",   "reason",  "detail",
+};
+
+static const char *const result_names[] = {"ok", "denied", "error"};
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+    size_t n = s[0] < 0x80 ? 1 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+    if (n > left || !kura_utf8_valid((const char *)s, n)) {
+        return 0;
+    }
+    return n;
+}
+
+static void add_string(struct kura_buf *b, const char *s, size_t max)
+{
+    if (!s) {
+        kura_buf_adds(b, "null");
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), used = 0;
+    kura_buf_addc(b, '"');
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(p + i, len - i);
+        size_t cost = n ? n : 3; /* U+FFFD is 3 bytes */
+        if (used + cost > max) {
+            kura_buf_adds(b, "\xe2\x80\xa6"); /* … marks a cut value */
+            break;
+        }
+        used += cost;
+        if (n == 0) {
+            kura_buf_adds(b, "\xef\xbf\xbd");
+            i++;
+            continue;
+        }
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            kura_buf_addc(b, '\\');
+            kura_buf_addc(b, (char)c);
+        } else if (c < 0x20 || c == 0x7f) {
+            kura_buf_addf(b, "\\u%04x", c);
+        } else {
+            kura_buf_add(b, p + i, n);
+        }
+        i += n;
+    }
+    kura_buf_addc(b, '"');
+}
+
+int audit_fragment(const struct kura_audit_event *ev, struct kura_buf *out)
+{
+    kura_buf_adds(out, "\"actor\":");
+    add_string(out, ev->actor, KURA_AUDIT_FIELD_MAX);
+    kura_buf_adds(out, ",\"roles\":");
+    add_string(out, ev->roles, KURA_AUDIT_FIELD_MAX);
+    kura_buf_addf(out, ",\"elevated\":%s,\"session\":", ev->elevated ? "true" : "false");
+    add_string(out, ev->session, KURA_AUDIT_FIELD_MAX);
+    kura_buf_adds(out, ",\"source_ip\":");
+    add_string(out, ev->source_ip, KURA_AUDIT_FIELD_MAX);
+    kura_buf_adds(out, ",\"user_agent\":");
+    add_string(out, ev->user_agent, KURA_AUDIT_AGENT_MAX);
+    kura_buf_adds(out, ",\"request_id\":");
+    add_string(out, ev->request_id, KURA_AUDIT_FIELD_MAX);
+    kura_buf_adds(out, ",\"action\":");
+    add_string(out, ev->action ? ev->action : "unknown", KURA_AUDIT_FIELD_MAX);
+    kura_buf_adds(out, ",\"object\":");
+    add_string(out, ev->object, KURA_AUDIT_OBJECT_MAX);
+    kura_buf_addf(out,
+                  ",\"bytes\":%llu,\"result\":\"%s\",\"reason\":", (unsigned long long)ev->bytes,
+                  result_names[ev->result <= KURA_AUDIT_ERROR ? ev->result : KURA_AUDIT_ERROR]);
+    add_string(out, ev->reason, KURA_AUDIT_FIELD_MAX);
+    kura_buf_adds(out, ",\"detail\":");
+    if (!ev->detail) {
+        kura_buf_adds(out, "null");
+        return kura_buf_err(out);
+    }
+    if (!json_is_object(ev->detail)) {
+        return -EINVAL;
+    }
+    char *d = json_dumps(ev->detail, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!d) {
+        return -ENOMEM;
+    }
+    size_t dlen = strlen(d);
+    if (dlen > KURA_AUDIT_DETAIL_MAX) {
+        kura_buf_adds(out, "{\"truncated\":true}");
+    } else {
+        kura_buf_add(out, d, dlen);
+    }
+    free(d);
+    return kura_buf_err(out);
+}
+
+int audit_record_compose(uint64_t index, int64_t time_ms, const kura_hash prev,
+                         const char *fragment, size_t fragment_len, struct kura_buf *out)
+{
+    char ts[KURA_TIME_STR_MAX], hex[2 * KURA_AUDIT_HASH_BYTES + 1];
+    kura_clock_format(time_ms, ts);
+    kura_hex_encode(hex, prev, KURA_AUDIT_HASH_BYTES);
+    kura_buf_addf(out, "{\"index\":%llu,\"time\":\"%s\",\"prev\":\"%s\",",
+                  (unsigned long long)index, ts, hex);
+    kura_buf_add(out, fragment, fragment_len);
+    kura_buf_addc(out, '}');
+    return kura_buf_err(out);
+}
+
+/* ---- parsing, for the verifier ----------------------------------------------------------------
+ */
+
+static int parse_digits(const char *s, size_t n, int *ret)
+{
+    uint64_t v;
+    if (kura_parse_u64(s, n, 9999, &v) < 0) {
+        return -1;
+    }
+    *ret = (int)v;
+    return 0;
+}
+
+int audit_time_parse(const char *s, int64_t *ret_ms)
+{
+    /* 2026-11-22T00:00:00.000Z */
+    if (strlen(s) != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[19] != '.' || s[23] != 'Z') {
+        return KURA_ESYNTAX;
+    }
+    int y, mo, d, h, mi, se, ms;
+    if (parse_digits(s, 4, &y) || parse_digits(s + 5, 2, &mo) || parse_digits(s + 8, 2, &d) ||
+        parse_digits(s + 11, 2, &h) || parse_digits(s + 14, 2, &mi) ||
+        parse_digits(s + 17, 2, &se) || parse_digits(s + 20, 3, &ms)) {
+        return KURA_ESYNTAX;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+        return KURA_ESYNTAX;
+    }
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = se};
+    time_t t = timegm(&tm);
+    *ret_ms = (int64_t)t * 1000 + ms;
+    return 0;
+}
+
+static int hex_to_hash(const char *s, kura_hash ret)
+{
+    if (strlen(s) != 2 * KURA_AUDIT_HASH_BYTES) {
+        return KURA_ESYNTAX;
+    }
+    for (size_t i = 0; i < KURA_AUDIT_HASH_BYTES; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = s[2 * i + (size_t)k];
+            unsigned d = (c >= '0' && c <= '9')   ? (unsigned)(c - '0')
+                         : (c >= 'a' && c <= 'f') ? (unsigned)(c - 'a' + 10)
+                                                  : 16;
+            if (d == 16) {
+                return KURA_ESYNTAX;
+            }
+            v = v * 16 + d;
+        }
+        ret[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+static int fail(struct kura_buf *why, const char *msg)
+{
+    kura_buf_adds(why, msg);
+    return KURA_ECORRUPT;
+}
+
+int audit_record_parse(const char *rec, size_t len, struct audit_record *ret, struct kura_buf *why)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return fail(why, "record is not a JSON object");
+    }
+    /* Exactly the keys, in order (jansson keeps the order of the text). */
+    size_t k = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(doc, key, value)
+    {
+        if (k >= AUDIT_RECORD_NKEYS || strcmp(key, audit_record_keys[k]) != 0) {
+            json_decref(doc);
+            return fail(why, "record keys are not the fixed set in the fixed order");
+        }
+        k++;
+    }
+    json_t *index = json_object_get(doc, "index"), *time = json_object_get(doc, "time");
+    json_t *prev = json_object_get(doc, "prev"), *action = json_object_get(doc, "action");
+    json_t *detail = json_object_get(doc, "detail");
+    struct audit_record r = {.doc = doc};
+    if (k != AUDIT_RECORD_NKEYS || !json_is_integer(index) || json_integer_value(index) < 0 ||
+        !json_is_string(time) || audit_time_parse(json_string_value(time), &r.time_ms) < 0 ||
+        !json_is_string(prev) || hex_to_hash(json_string_value(prev), r.prev) < 0 ||
+        !json_is_string(action) || !(json_is_object(detail) || json_is_null(detail))) {
+        json_decref(doc);
+        return fail(why, "record fields have the wrong types or formats");
+    }
+    r.index = (uint64_t)json_integer_value(index);
+    r.action = json_string_value(action);
+    r.actor = json_string_value(json_object_get(doc, "actor"));
+    r.detail = detail;
+    *ret = r;
+    return 0;
+}
