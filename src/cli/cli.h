@@ -6,7 +6,13 @@
  */
 #pragma once
 
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "audit/audit.h"
 #include "base/base.h"
+#include "conf/conf.h"
+#include "crypto/crypto.h"
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
@@ -20,6 +26,7 @@ int cli_init(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_status(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 #ifdef KURA_TEST_HOOKS
 int cli_debug(int argc, char **argv);
 #endif
@@ -33,11 +40,43 @@ void cli_error(const char *cmd, const char *fmt, ...) KURA_PRINTF(2, 3);
 #define CLI_KEYS_DIR "keys"
 #define CLI_INSTALL_ID_NAME "install-id"
 #define CLI_INIT_MARKER ".kura-init" /* present while `kura init` is still writing */
+#define CLI_AUDIT_DIR "audit"
+#define CLI_ACTOR_MAX 300
 
 /* Opens an existing data folder and checks that it is one: a directory owned by this user with
  * no group or other permissions, holding kura.conf and install-id, not half-initialised. On
  * failure returns a negative code and appends the reason (with the remedy) to err. */
 KURA_MUST_CHECK int cli_data_open(const char *path, int *ret_fd, struct kura_buf *err);
 
+/* Removes name below dirfd and everything in it (for undoing what kura itself created). */
+void cli_remove_tree(int parent, const char *name);
+
 /* Joins DATA and a name relative to it for libraries that want a path (SQLite). */
 KURA_MUST_CHECK int cli_data_path(const char *data, const char *name, struct kura_buf *ret);
+
+/* ---- events.c: what the CLI and the server record about themselves -------------------------- */
+
+struct kura_meta;
+
+/* "cli:<user name>" (or "cli:uid-<n>") for a uid. */
+int cli_actor_for_uid(uid_t uid, char ret[static CLI_ACTOR_MAX]);
+/* The install id from DATA/install-id. */
+KURA_MUST_CHECK int cli_read_install_id(int datafd, char ret[static 40]);
+/* Opens DATA/audit (creating it) with its origin; thread: a writer thread (the server) or
+ * synchronous use (a CLI command holding the writer lock). */
+KURA_MUST_CHECK int cli_audit_open(int datafd, const struct kura_conf *conf,
+                                   const struct kura_keyring *kr, bool thread,
+                                   struct kura_audit **ret, struct kura_buf *err);
+/* Records config.change when the non-default settings differ from the last start's (and at
+ * the first start), and remembers them. */
+KURA_MUST_CHECK int cli_config_event(struct kura_audit *a, struct kura_meta *m,
+                                     const struct kura_conf *conf, const char *actor);
+/* Records a CLI action with actor cli:<os user>: through the running server's admin socket, or
+ * under the writer lock when no server runs. */
+KURA_MUST_CHECK int cli_record_action(const char *data, const char *action, const char *object,
+                                      json_t *detail, enum kura_audit_result result,
+                                      struct kura_buf *err);
+/* The same, by this process, which already holds the writer lock (or creates the folder). */
+KURA_MUST_CHECK int cli_record_locally(int datafd, const char *data, const char *action,
+                                       const char *object, json_t *detail,
+                                       enum kura_audit_result result, struct kura_buf *err);

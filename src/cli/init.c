@@ -250,6 +250,7 @@ static void undo_init(int fd, const char *path, bool created)
         (void)close(keys);
     }
     (void)unlinkat(fd, CLI_KEYS_DIR, AT_REMOVEDIR);
+    cli_remove_tree(fd, CLI_AUDIT_DIR);
     for (size_t i = 0; i < KURA_ARRAY_SIZE(files); i++) {
         (void)unlinkat(fd, files[i], 0);
     }
@@ -288,6 +289,15 @@ static int run_init(const struct init_opts *o, struct kura_buf *err)
         char line[40];
         int n = snprintf(line, sizeof(line), "%s\n", install_id);
         r = kura_file_write_atomic(fd, CLI_INSTALL_ID_NAME, line, (size_t)n, 0600);
+    }
+    if (r == 0) {
+        /* Record 0 of the audit log: who created this installation. */
+        json_t *detail = json_pack("{s:s,s:s}", "admin", o->admin, "profile",
+                                   o->profile ? o->profile : "kura-default");
+        r = detail
+                ? cli_record_locally(fd, o->data, "cli.init", o->data, detail, KURA_AUDIT_OK, err)
+                : -ENOMEM;
+        json_decref(detail);
     }
     if (r == 0) {
         r = unlinkat(fd, CLI_INIT_MARKER, 0) < 0 ? -errno : kura_fsync_dir(fd);

@@ -22,6 +22,7 @@ static void help(FILE *f)
                 "  serve     serve HTTPS from a data folder: kura serve --data DIR\n"
                 "  status    ask a running server how it is: kura status --data DIR\n"
                 "  config    check --data DIR | defaults | reference\n"
+                "  audit     verify | prove | consistency | key: the tamper-evident audit log\n"
                 "  help      this text\n"
                 "  version   the version (also --version)\n"
                 "\n"
@@ -140,9 +141,26 @@ int cli_status(int argc, char **argv)
 }
 
 #ifdef KURA_TEST_HOOKS
+/* kura debug audit-fail --data DIR on|off: makes the running server's audit writes fail. */
+static int debug_audit_fail(int argc, char **argv)
+{
+    if (argc != 5 || strcmp(argv[2], "--data") != 0 ||
+        (strcmp(argv[4], "on") != 0 && strcmp(argv[4], "off") != 0)) {
+        (void)fputs("usage: kura debug audit-fail --data DIR on|off\n", stderr);
+        return CLI_EXIT_USAGE;
+    }
+    json_t *req = json_pack("{s:s,s:b}", "cmd", "audit.fail", "on", strcmp(argv[4], "on") == 0);
+    int r = req ? call_server("debug", argv[3], req) : CLI_EXIT_FAIL;
+    json_decref(req);
+    return r;
+}
+
 /* kura debug clock-shift --data DIR MS: moves the running server's clock (test builds only). */
 int cli_debug(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "audit-fail") == 0) {
+        return debug_audit_fail(argc, argv);
+    }
     uint64_t ms;
     bool neg = argc == 5 && argv[4][0] == '-';
     const char *digits = argc == 5 ? argv[4] + neg : "";
@@ -165,7 +183,8 @@ int kura_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"init", cli_init},   {"serve", cli_serve}, {"config", cli_config}, {"status", cli_status},
+        {"init", cli_init},     {"serve", cli_serve}, {"config", cli_config},
+        {"status", cli_status}, {"audit", cli_audit},
 #ifdef KURA_TEST_HOOKS
         {"debug", cli_debug},
 #endif

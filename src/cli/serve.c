@@ -38,6 +38,7 @@ struct server {
     struct kura_ctl_lock *lock;
     struct kura_keyring *keys;
     struct kura_meta *meta;
+    struct kura_audit *audit;
     struct kura_http_server *http;
     struct kura_ctl_server *ctl;
     char *cert_pem;
@@ -227,7 +228,8 @@ static int start_http(struct server *s, struct kura_buf *err)
                                    .listen_fd = fd,
                                    .cert_pem = cert.ptr,
                                    .key_pem = key.ptr,
-                                   .tables = tables};
+                                   .tables = tables,
+                                   .audit = s->audit};
         r = kura_http_start(&o, &s->http, err);
         if (r < 0) {
             (void)close(fd);
@@ -249,10 +251,40 @@ static json_t *pool_json(struct kura_http_server *http, enum kura_work_pool pool
                      (json_int_t)st.max_running);
 }
 
-static int ctl_handler(void *ctx, const char *cmd, json_t *req, json_t **ret_reply)
+/* A CLI command asks the server to record its action: the actor comes from the socket's
+ * peer uid, never from the request. */
+static int ctl_record(struct server *s, uid_t peer_uid, json_t *req, json_t **ret_reply)
+{
+    const char *action = json_string_value(json_object_get(req, "action"));
+    json_t *detail = json_object_get(req, "detail");
+    json_t *result = json_object_get(req, "result");
+    if (!action || strncmp(action, "cli.", 4) != 0 || (detail && !json_is_object(detail)) ||
+        !json_is_integer(result) || json_integer_value(result) < 0 ||
+        json_integer_value(result) > KURA_AUDIT_ERROR) {
+        return KURA_ESYNTAX;
+    }
+    char actor[CLI_ACTOR_MAX];
+    KURA_IGNORE(cli_actor_for_uid(peer_uid, actor));
+    struct kura_audit_event ev = {.actor = actor,
+                                  .action = action,
+                                  .object = json_string_value(json_object_get(req, "object")),
+                                  .result = (enum kura_audit_result)json_integer_value(result),
+                                  .detail = detail};
+    uint64_t index;
+    int r = kura_audit_emit_sync(s->audit, &ev, &index);
+    if (r == 0) {
+        *ret_reply = json_pack("{s:I}", "index", (json_int_t)index);
+        r = *ret_reply ? 0 : -ENOMEM;
+    }
+    return r;
+}
+
+static int ctl_handler(void *ctx, uid_t peer_uid, const char *cmd, json_t *req, json_t **ret_reply)
 {
     struct server *s = ctx;
-    (void)req;
+    if (strcmp(cmd, "audit.record") == 0) {
+        return ctl_record(s, peer_uid, req, ret_reply);
+    }
     if (strcmp(cmd, "status") == 0) {
         *ret_reply = json_pack(
             "{s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:o}", "version", KURA_VERSION, "pid",
@@ -263,6 +295,12 @@ static int ctl_handler(void *ctx, const char *cmd, json_t *req, json_t **ret_rep
         return *ret_reply ? 0 : -ENOMEM;
     }
 #ifdef KURA_TEST_HOOKS
+    if (strcmp(cmd, "audit.fail") == 0) {
+        /* Tests of fail-closed: every audit write fails (-ENOSPC) until turned off. */
+        kura_audit_inject_failure(s->audit, json_is_true(json_object_get(req, "on")));
+        *ret_reply = json_object();
+        return *ret_reply ? 0 : -ENOMEM;
+    }
     if (strcmp(cmd, "clock.shift") == 0) {
         json_t *ms = json_object_get(req, "ms");
         if (!json_is_integer(ms)) {
@@ -320,15 +358,66 @@ static unsigned drain(struct server *s, const sigset_t *set)
     return kura_http_in_flight(s->http);
 }
 
+/* The last record of a run: written after every request's record. */
+static void record_stop(struct server *s, unsigned abandoned)
+{
+    if (!s->audit) {
+        return;
+    }
+    json_t *detail =
+        json_pack("{s:I,s:i}", "uptime_ms", (json_int_t)(kura_clock_mono_ms() - s->started_ms),
+                  "abandoned_requests", (int)abandoned);
+    struct kura_audit_event ev = {
+        .actor = "system", .action = "server.stop", .result = KURA_AUDIT_OK, .detail = detail};
+    int r = kura_audit_emit_sync(s->audit, &ev, NULL);
+    if (r < 0) {
+        kura_log_err(r, "audit_stop_record_failed", NULL);
+    }
+    json_decref(detail);
+}
+
 static void server_release(struct server *s)
 {
     s->ctl = kura_ctl_server_stop(s->ctl);
     s->http = kura_http_stop(s->http);
+    record_stop(s, 0);
+    s->audit = kura_audit_close(s->audit);
     s->meta = kura_meta_close(s->meta);
     s->keys = kura_keyring_free(s->keys);
     s->lock = kura_ctl_lock_release(s->lock);
     s->conf = kura_conf_free(s->conf);
     kura_closep(&s->datafd);
+}
+
+/* server.start: version, pid, whether the previous run ended without closing the log. */
+static int record_start(struct server *s, struct kura_buf *err)
+{
+    bool unclean;
+    uint64_t cut;
+    kura_audit_recovery(s->audit, &unclean, &cut);
+    if (unclean) {
+        kura_log(KURA_LOG_WARN, "start_after_unclean_stop", NULL);
+    }
+    json_t *detail = json_pack("{s:s,s:I,s:b,s:I,s:s,s:b}", "version", KURA_VERSION, "pid",
+                               (json_int_t)getpid(), "unclean_stop", unclean, "cut_bytes",
+                               (json_int_t)cut, "listen", s->conf->http.listen, "test_hooks",
+#ifdef KURA_TEST_HOOKS
+                               1
+#else
+                               0
+#endif
+    );
+    struct kura_audit_event ev = {
+        .actor = "system", .action = "server.start", .result = KURA_AUDIT_OK, .detail = detail};
+    int r = kura_audit_emit_sync(s->audit, &ev, NULL);
+    json_decref(detail);
+    if (r == 0) {
+        r = cli_config_event(s->audit, s->meta, s->conf, "system");
+    }
+    if (r < 0) {
+        kura_buf_addf(err, "cannot write the audit log: %s", kura_strerror(r));
+    }
+    return r;
 }
 
 static int start(struct server *s, const char *listen, struct kura_buf *err)
@@ -345,6 +434,12 @@ static int start(struct server *s, const char *listen, struct kura_buf *err)
     }
     if (r == 0) {
         r = open_meta(s, err);
+    }
+    if (r == 0) {
+        r = cli_audit_open(s->datafd, s->conf, s->keys, true, &s->audit, err);
+    }
+    if (r == 0) {
+        r = record_start(s, err);
     }
     if (r == 0) {
         r = start_http(s, err);
@@ -424,6 +519,8 @@ int cli_serve(int argc, char **argv)
         char n[KURA_NUM_STR_MAX];
         kura_log(KURA_LOG_WARN, "stop_abandoned_requests", "count", kura_fmt_u64(n, left), NULL);
         s.ctl = kura_ctl_server_stop(s.ctl);
+        record_stop(&s, left);
+        s.audit = kura_audit_close(s.audit);
         s.lock = kura_ctl_lock_release(s.lock);
         kura_log(KURA_LOG_INFO, "stopped", NULL);
         _exit(CLI_EXIT_OK);

@@ -1,7 +1,9 @@
 /* util.c — what several subcommands share: messages and the data-folder checks. */
 #include "cli/cli.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,4 +78,27 @@ int cli_data_path(const char *data, const char *name, struct kura_buf *ret)
 {
     kura_buf_addf(ret, "%s/%s", data, name);
     return kura_buf_err(ret);
+}
+
+void cli_remove_tree(int parent, const char *name)
+{
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        if (e->d_type == DT_DIR) {
+            cli_remove_tree(dirfd(d), e->d_name);
+        } else {
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+        }
+    }
+    if (d) {
+        closedir(d);
+    } else if (fd >= 0) {
+        (void)close(fd);
+    }
+    (void)unlinkat(parent, name, AT_REMOVEDIR);
 }

@@ -127,6 +127,12 @@ KURA_MUST_CHECK int kura_conf_write(const struct kura_conf *c, struct kura_buf *
 /* Writes the Markdown reference of every key (docs/configuration.md is this output). */
 KURA_MUST_CHECK int kura_conf_reference(struct kura_buf *out);
 
+/* Calls fn for every key in schema order with its value as text and whether that is the
+ * default; stops at the first non-zero result and returns it. */
+typedef int (*kura_conf_each_fn)(void *ctx, const char *section, const char *key, const char *value,
+                                 bool is_default);
+KURA_MUST_CHECK int kura_conf_foreach(const struct kura_conf *c, kura_conf_each_fn fn, void *ctx);
+
 /* Line on which section.key was set, 0 if it holds its default or is unknown. */
 unsigned kura_conf_key_line(const struct kura_conf *c, const char *section, const char *key);
 

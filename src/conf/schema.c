@@ -320,6 +320,20 @@ static const char *value_text(const struct kura_conf *c, const struct conf_key *
     return *str_field((struct kura_conf *)c, k);
 }
 
+int kura_conf_foreach(const struct kura_conf *c, kura_conf_each_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < kura_conf_nkeys; i++) {
+        const struct conf_key *k = &kura_conf_keys[i];
+        char num[KURA_NUM_STR_MAX];
+        const char *v = value_text(c, k, num);
+        int r = fn(ctx, k->section, k->key, v, strcmp(v, k->def) == 0);
+        if (r != 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
 int kura_conf_write(const struct kura_conf *c, struct kura_buf *out)
 {
     kura_buf_adds(out, "# kura configuration. Every key is listed with its current value and a "

@@ -37,9 +37,11 @@ struct kura_ctl_lock *kura_ctl_lock_release(struct kura_ctl_lock *l);
 
 /* ---- the admin socket: server side -------------------------------------------------------- */
 
-/* Handles one request; req is borrowed. Sets *ret_reply to a new object (the server adds "ok")
+/* Handles one request from the process with uid peer_uid (from SO_PEERCRED: the only identity
+ * a handler may trust); req is borrowed. Sets *ret_reply to a new object (the server adds "ok")
  * and returns 0, or returns a negative code, answered as an error. Runs on the admin thread. */
-typedef int (*kura_ctl_handler_fn)(void *ctx, const char *cmd, json_t *req, json_t **ret_reply);
+typedef int (*kura_ctl_handler_fn)(void *ctx, uid_t peer_uid, const char *cmd, json_t *req,
+                                   json_t **ret_reply);
 
 struct kura_ctl_server;
 

@@ -110,19 +110,21 @@ static void send_error(int fd, int err)
     }
 }
 
-static bool peer_allowed(int fd)
+static bool peer_allowed(int fd, uid_t *ret_uid)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
         return false;
     }
+    *ret_uid = cred.uid;
     return cred.uid == 0 || cred.uid == geteuid();
 }
 
 static void serve_one(struct kura_ctl_server *s, int fd)
 {
-    if (!peer_allowed(fd)) {
+    uid_t uid = (uid_t)-1;
+    if (!peer_allowed(fd, &uid)) {
         kura_log(KURA_LOG_WARN, "admin_socket_refused", "reason", "peer uid not allowed", NULL);
         send_error(fd, KURA_EFORBIDDEN);
         return;
@@ -134,7 +136,7 @@ static void serve_one(struct kura_ctl_server *s, int fd)
     if (r == 0) {
         req = json_loadb(line.ptr ? line.ptr : "", line.len, JSON_REJECT_DUPLICATES, NULL);
         cmd = json_is_object(req) ? json_string_value(json_object_get(req, "cmd")) : NULL;
-        r = cmd ? s->fn(s->ctx, cmd, req, &reply) : KURA_ESYNTAX;
+        r = cmd ? s->fn(s->ctx, uid, cmd, req, &reply) : KURA_ESYNTAX;
     }
     if (r < 0) {
         send_error(fd, r);

@@ -55,9 +55,10 @@ static void test_lock_exclusive(void **state)
     kura_ctl_lock_release(b);
 }
 
-static int handler(void *ctx, const char *cmd, json_t *req, json_t **ret_reply)
+static int handler(void *ctx, uid_t peer_uid, const char *cmd, json_t *req, json_t **ret_reply)
 {
     (*(int *)ctx)++;
+    assert_int_equal(peer_uid, geteuid());
     if (strcmp(cmd, "echo") == 0) {
         *ret_reply = json_pack("{s:O}", "got", json_object_get(req, "value"));
         return 0;

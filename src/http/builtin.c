@@ -17,8 +17,8 @@ static int healthz(struct kura_req *r)
 }
 
 const struct kura_route kura_http_builtin_routes[] = {
-    {"GET", "/healthz", 0, 0, healthz},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/healthz", KURA_ROUTE_NO_AUDIT, 0, healthz, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };
 
 #ifdef KURA_TEST_HOOKS
@@ -133,10 +133,10 @@ static int hash_handler(struct kura_req *r)
 }
 
 const struct kura_route kura_http_test_routes[] = {
-    {"GET", "/_test/whoami", KURA_ROUTE_PREFIX, 0, whoami},
-    {"POST", "/_test/echo", 0, KURA_BODY_DEFAULT, echo},
-    {"GET", "/_test/sleep", 0, 0, sleep_handler},
-    {"GET", "/_test/hash", 0, 0, hash_handler},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/_test/whoami", KURA_ROUTE_PREFIX, 0, whoami, "test.whoami"},
+    {"POST", "/_test/echo", 0, KURA_BODY_DEFAULT, echo, "test.echo"},
+    {"GET", "/_test/sleep", 0, 0, sleep_handler, "test.sleep"},
+    {"GET", "/_test/hash", 0, 0, hash_handler, "test.hash"},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };
 #endif

@@ -36,6 +36,7 @@ struct kura_http_server {
     struct MHD_Daemon *daemon;
     const struct kura_conf *conf;
     const struct kura_route *const *tables;
+    struct kura_audit *audit;
     struct kura_workq *pools[KURA_POOL_COUNT];
     unsigned pool_threads[KURA_POOL_COUNT];
     char *cert_pem;
@@ -66,6 +67,9 @@ enum req_state {
     REQ_BODY,     /* collecting the body */
     REQ_DEFERRED, /* suspended; a job runs */
     REQ_RESUMED,  /* job finished; resume callback pending */
+    REQ_READY,    /* a response is built, not yet delivered */
+    REQ_AUDITING, /* a response is ready; its audit record is being written */
+    REQ_AUDITED,  /* the audit record is durable (or failed): queue the response */
     REQ_ANSWERED, /* a response is queued */
 };
 
@@ -81,7 +85,8 @@ struct kura_req {
     struct conn_state *cs;
     enum req_state state;
     int target_err;         /* result of validating the raw target in the URI callback */
-    const char *raw_target; /* MHD's copy of the target, in its read buffer */
+    const char *raw_target; /* MHD's copy of the target, in its read buffer (changes later) */
+    const char *raw_copy;   /* the target as it came, for the audit record */
     size_t raw_target_len;  /* strlen of it: shorter than the target on the wire after a NUL */
     bool discarding;        /* the body outgrew its limit; the rest is read and dropped */
     uint64_t discarded;
@@ -94,7 +99,11 @@ struct kura_req {
     kura_handler_fn resume;
     void *data; /* the handler's, see kura_req_set_data */
     int64_t started_ms;
-    unsigned status; /* of the queued response, for the access log */
+    unsigned status;            /* of the response, for the access log and the audit record */
+    int error;                  /* the error code answered, if any (audit reason) */
+    size_t resp_bytes;          /* response body length */
+    struct MHD_Response *ready; /* built, not yet queued */
+    _Atomic int audit_result;
 };
 
 /* MHD callbacks (request.c) */
@@ -109,6 +118,13 @@ void http_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 bool http_is_token(const char *s, size_t len);
 bool http_value_ok(const char *s, size_t len);
 bool http_addr_trusted(const struct sockaddr *sa, const struct kura_cidr *trusted, size_t n);
+
+/* Queues the ready response, or, for an audited request whose handler ran, records it first
+ * (suspending the connection). `early`: decided from the headers alone, recorded without
+ * waiting. Returns MHD_YES, or MHD_NO to close the connection. (respond.c) */
+enum MHD_Result http_deliver(struct kura_req *r, bool early);
+/* Queues the ready response now (after the audit record). */
+enum MHD_Result http_queue_ready(struct kura_req *r);
 
 /* Routing (router.c): finds the route; KURA_ENOTFOUND or KURA_EMETHOD (then *ret_allow lists
  * the methods of that path, comma-separated, in the arena). */

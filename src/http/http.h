@@ -27,6 +27,13 @@
  *    disconnected without a response. Per-address connection limits close excess sockets.
  * What libmicrohttpd 0.9.75 still lets through and why it is harmless: docs/security.md.
  *
+ * Audit: every request except routes flagged KURA_ROUTE_NO_AUDIT ends in one audit record. A
+ * response produced by a handler is held until its record is durable (the connection is
+ * suspended meanwhile); if the record cannot be written the answer becomes 503
+ * audit_unavailable (fail closed). Refusals decided from the headers alone (malformed, unknown
+ * path, Host, size limits) neither read nor change data and are recorded without waiting,
+ * because libmicrohttpd accepts a response only before the body is read or after all of it.
+ *
  * Every response carries: HSTS, Content-Security-Policy "default-src 'self'; frame-ancestors
  * 'none'", X-Content-Type-Options nosniff, Referrer-Policy no-referrer, X-Request-Id, and
  * Cache-Control no-store (data-access terminals must not cache data). Errors are
@@ -38,6 +45,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "audit/audit.h"
 #include "base/base.h"
 #include "conf/conf.h"
 
@@ -63,6 +71,7 @@ typedef int (*kura_handler_fn)(struct kura_req *r);
 enum kura_route_flags {
     KURA_ROUTE_PREFIX = 1 << 0,    /* path matches itself and everything below it */
     KURA_ROUTE_CACHEABLE = 1 << 1, /* public, non-personal content: no Cache-Control no-store */
+    KURA_ROUTE_NO_AUDIT = 1 << 2,  /* health, metrics, static assets: counted, not audited */
 };
 
 /* One entry of a flat dispatch table. A table ends with an entry whose path is NULL. */
@@ -72,6 +81,7 @@ struct kura_route {
     unsigned flags;
     uint64_t max_body; /* largest body accepted; 0 means no body may be sent */
     kura_handler_fn handler;
+    const char *action; /* audit action, "<area>.<verb>"; NULL: "http.request" */
 };
 
 /* Route max_body meaning "the configured http.max_body_bytes". */
@@ -83,6 +93,7 @@ struct kura_http_opts {
     const char *cert_pem;         /* PEM chain, copied by the server */
     const char *key_pem;          /* PEM key; read during start only, the caller wipes it */
     const struct kura_route *const *tables; /* NULL-terminated list of route tables */
+    struct kura_audit *audit; /* every request not flagged NO_AUDIT is recorded here; borrowed */
 };
 
 /* Starts serving. On failure returns a negative code and appends a message to ret_err. */

@@ -47,6 +47,11 @@ void *http_uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
     size_t path_len = 0;
     r->raw_target = uri;
     r->raw_target_len = strlen(uri);
+    /* MHD unescapes its buffer in place after this callback: keep the target as it came, for
+     * the audit record of a refused request (bounded: it is evidence, not data). */
+    size_t keep =
+        r->raw_target_len < KURA_AUDIT_OBJECT_MAX ? r->raw_target_len : KURA_AUDIT_OBJECT_MAX;
+    r->raw_copy = kura_arena_strndup(a, uri, keep);
     r->target_err = kura_http_parse_target(uri, r->raw_target_len, s->conf->http.max_uri_bytes, a,
                                            &path, &path_len, &query);
     if (r->target_err == 0) {
@@ -324,22 +329,41 @@ static int check_request(struct kura_req *r, const char *method, const char *ver
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-/* Turns a handler's result into a queued response. */
-static enum MHD_Result finish(struct kura_req *r, int ret)
+/* Turns a handler's result into a delivered response (early: decided from the headers). */
+static enum MHD_Result finish(struct kura_req *r, int ret, bool early)
 {
     if (ret == KURA_DISP_SUSPEND) {
         return MHD_YES;
     }
-    if (ret >= 0 && r->state != REQ_ANSWERED) {
+    if (ret >= 0 && r->state != REQ_READY) {
         /* A handler that neither answered nor failed is a bug; still answer the client. */
         kura_log(KURA_LOG_ERR, "handler_no_response", "path", r->info.path, NULL);
         ret = KURA_EINTERNAL;
     }
-    if (ret < 0 && r->state != REQ_ANSWERED) {
+    if (ret < 0 && r->state != REQ_READY) {
         ret = kura_req_respond_error(r, ret);
     }
-    /* MHD_NO closes the connection: the only answer left when no response could be queued. */
-    return r->state == REQ_ANSWERED ? MHD_YES : MHD_NO;
+    /* MHD_NO closes the connection: the only answer left when no response could be built. */
+    return r->state == REQ_READY ? http_deliver(r, early) : MHD_NO;
+}
+
+/* The audit record is written (or failed): send the held response, or refuse. */
+static enum MHD_Result on_audited(struct kura_req *r)
+{
+    int result = atomic_load(&r->audit_result);
+    if (result == 0) {
+        return http_queue_ready(r);
+    }
+    /* Fail closed: what the handler produced must not go out unrecorded. */
+    MHD_destroy_response(r->ready);
+    r->ready = NULL;
+    r->headers = NULL;
+    r->state = REQ_BODY;
+    r->close = true;
+    if (kura_req_respond_error(r, KURA_EAUDIT) < 0) {
+        return MHD_NO;
+    }
+    return http_queue_ready(r);
 }
 
 static enum MHD_Result on_headers(struct kura_req *r, const char *method, const char *version)
@@ -357,7 +381,7 @@ static enum MHD_Result on_headers(struct kura_req *r, const char *method, const 
         ret = KURA_EBUSY;
     }
     if (ret < 0) {
-        return finish(r, ret);
+        return finish(r, ret, true);
     }
     return MHD_YES;
 }
@@ -394,10 +418,10 @@ static enum MHD_Result dispatch(struct kura_req *r)
     if (r->discarding) {
         r->close = true;
         int err = kura_buf_err(&r->body);
-        return finish(r, err == KURA_ETOOBIG ? KURA_EBODYLARGE : err);
+        return finish(r, err == KURA_ETOOBIG ? KURA_EBODYLARGE : err, false);
     }
     r->info.body = kura_buf_str(&r->body);
-    return finish(r, r->route->handler(r));
+    return finish(r, r->route->handler(r), false);
 }
 
 enum MHD_Result http_access_cb(void *cls, struct MHD_Connection *c, const char *url,
@@ -421,8 +445,12 @@ enum MHD_Result http_access_cb(void *cls, struct MHD_Connection *c, const char *
         return dispatch(r);
     case REQ_RESUMED:
         r->state = REQ_BODY;
-        return finish(r, r->resume(r));
+        return finish(r, r->resume(r), false);
+    case REQ_AUDITED:
+        return on_audited(r);
     case REQ_DEFERRED:
+    case REQ_AUDITING:
+    case REQ_READY:
         return MHD_YES;
     case REQ_ANSWERED:
         *upload_data_size = 0; /* body after an early answer is discarded */
@@ -456,6 +484,9 @@ void http_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->cs) {
         /* The next request's header deadline counts from here (keep-alive). */
         conns_set_phase(r->cs, CONN_WAIT_HEADERS);
+    }
+    if (r->ready) {
+        MHD_destroy_response(r->ready); /* the connection ended before it could be sent */
     }
     kura_buf_release(&r->body);
     kura_arena_free(r->info.arena);

@@ -54,7 +54,7 @@ static bool add_security_headers(struct kura_req *r, struct MHD_Response *resp)
 int kura_req_respond(struct kura_req *r, unsigned status, const char *content_type,
                      const void *body, size_t len)
 {
-    if (r->state == REQ_ANSWERED) {
+    if (r->state >= REQ_READY) {
         return KURA_EINTERNAL; /* one response per request */
     }
     struct MHD_Response *resp =
@@ -73,19 +73,90 @@ int kura_req_respond(struct kura_req *r, unsigned status, const char *content_ty
     if (r->close || atomic_load(&r->srv->stopping)) {
         ok &= add(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }
-    enum MHD_Result q = ok ? MHD_queue_response(r->conn, status, resp) : MHD_NO;
-    MHD_destroy_response(resp);
-    if (q != MHD_YES) {
+    if (!ok) {
+        MHD_destroy_response(resp);
         return KURA_EINTERNAL;
     }
-    r->state = REQ_ANSWERED;
+    r->ready = resp;
+    r->state = REQ_READY;
     r->status = status;
+    r->resp_bytes = len;
     return 0;
+}
+
+enum MHD_Result http_queue_ready(struct kura_req *r)
+{
+    enum MHD_Result q = MHD_queue_response(r->conn, r->status, r->ready);
+    MHD_destroy_response(r->ready);
+    r->ready = NULL;
+    if (q != MHD_YES) {
+        return MHD_NO;
+    }
+    r->state = REQ_ANSWERED;
+    return MHD_YES;
+}
+
+/* ---- the audit record of a request --------------------------------------------------------- */
+
+static enum kura_audit_result result_of(unsigned status)
+{
+    if (status < 400) {
+        return KURA_AUDIT_OK;
+    }
+    return status == 401 || status == 403 || status == 421 ? KURA_AUDIT_DENIED : KURA_AUDIT_ERROR;
+}
+
+/* Runs on the audit writer's thread once the record is durable (or failed). */
+static void audit_done(void *arg, int result, uint64_t index)
+{
+    struct kura_req *r = arg;
+    (void)index;
+    atomic_store(&r->audit_result, result);
+    r->state = REQ_AUDITED;
+    MHD_resume_connection(r->conn); /* takes MHD's lock: the writes above are visible */
+}
+
+enum MHD_Result http_deliver(struct kura_req *r, bool early)
+{
+    struct kura_audit *audit = r->srv->audit;
+    if (!audit || (r->route && (r->route->flags & KURA_ROUTE_NO_AUDIT))) {
+        return http_queue_ready(r);
+    }
+    json_t *detail = json_pack("{s:s,s:i}", "method", r->info.method, "status", (int)r->status);
+    struct kura_audit_event ev = {
+        .actor = "anonymous",
+        .source_ip = r->info.source_ip,
+        .user_agent = kura_req_header(r, MHD_HTTP_HEADER_USER_AGENT),
+        .request_id = r->info.request_id,
+        .action = r->route && r->route->action ? r->route->action : "http.request",
+        /* A refused target is recorded as it came (escaped by the record): it is the evidence. */
+        .object = r->target_err ? r->raw_copy : r->info.path,
+        .bytes = r->info.body.len + r->resp_bytes,
+        .result = result_of(r->status),
+        .reason = r->error ? kura_err_name(r->error) : NULL,
+        .detail = detail,
+    };
+    if (early) {
+        KURA_IGNORE(kura_audit_emit(audit, &ev, NULL, NULL));
+        json_decref(detail);
+        return http_queue_ready(r);
+    }
+    r->state = REQ_AUDITING;
+    MHD_suspend_connection(r->conn);
+    int rc = kura_audit_emit(audit, &ev, audit_done, r);
+    json_decref(detail);
+    if (rc < 0) {
+        atomic_store(&r->audit_result, rc);
+        r->state = REQ_AUDITED;
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
 }
 
 int kura_req_respond_error(struct kura_req *r, int err)
 {
     unsigned status = kura_err_http_status(err);
+    r->error = err;
     if (status == 500) {
         kura_log_err(err, "internal_error", "id", r->info.request_id, "path", r->info.path, NULL);
     }

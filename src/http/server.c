@@ -147,6 +147,7 @@ int kura_http_start(const struct kura_http_opts *opts, struct kura_http_server *
     pthread_mutex_init(&s->conns_lock, NULL);
     s->conf = conf;
     s->tables = opts->tables;
+    s->audit = opts->audit;
     int r = load_lists(s, conf);
     if (r == 0) {
         r = load_addresses(s, conf, opts->listen_fd);

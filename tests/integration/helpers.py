@@ -280,6 +280,10 @@ def connect_refused(port):
         return False
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        # The connect reached the accept backlog just as the listening socket closed: not a
+        # refusal yet; the caller polls again.
+        return False
 
 
 # ---- openssl ------------------------------------------------------------------------------

@@ -1,0 +1,397 @@
+/* audit.c — `kura audit verify | prove | consistency | key` (audit.h has the semantics).
+ *
+ * These read the log's files directly and may run beside a live server (the writer only appends
+ * and renames). Each is itself recorded as a CLI action (cli.audit.*) by whoever may write the
+ * folder.
+ */
+#include "cli/cli.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct audit_ctx {
+    const char *data;
+    int datafd;
+    int auditfd;
+    struct kura_conf *conf;
+    uint8_t pk[KURA_SIGN_PUBLIC_KEY_BYTES];
+    char origin[KURA_AUDIT_ORIGIN_MAX];
+};
+
+static void ctx_release(struct audit_ctx *c)
+{
+    kura_closep(&c->auditfd);
+    kura_closep(&c->datafd);
+    c->conf = kura_conf_free(c->conf);
+}
+
+/* Opens the folder, its configuration, the audit public key and origin. */
+static int ctx_open(struct audit_ctx *c, const char *data, struct kura_buf *err)
+{
+    *c = (struct audit_ctx){.data = data, .datafd = -1, .auditfd = -1};
+    struct kura_buf path = KURA_BUF_INIT(8192);
+    char install_id[40];
+    int r = cli_data_open(data, &c->datafd, err);
+    if (r == 0) {
+        r = cli_data_path(data, CLI_CONF_NAME, &path);
+    }
+    if (r == 0) {
+        r = kura_conf_load(path.ptr, &c->conf, err);
+    }
+    kura_buf_release(&path);
+    int keys = -1;
+    if (r == 0) {
+        keys = openat(c->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = keys < 0 ? -errno : kura_sign_public_key_read(keys, "audit.pub", c->pk, err);
+        kura_closep(&keys);
+    }
+    if (r == 0) {
+        r = cli_read_install_id(c->datafd, install_id);
+    }
+    if (r == 0) {
+        r = kura_audit_origin(c->conf, install_id, c->origin);
+    }
+    if (r == 0) {
+        c->auditfd = openat(c->datafd, CLI_AUDIT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->auditfd < 0) {
+            r = -errno;
+            kura_buf_addf(err, "'%s' has no audit log: %s", data, kura_strerror(r));
+        }
+    }
+    if (r < 0 && err->len == 0) {
+        kura_buf_addf(err, "%s", kura_strerror(r));
+    }
+    return r;
+}
+
+static void record(const char *data, const char *action, const char *object, json_t *detail,
+                   bool ok)
+{
+    struct kura_buf err = KURA_BUF_INIT(4096);
+    int r = cli_record_action(data, action, object, detail, ok ? KURA_AUDIT_OK : KURA_AUDIT_ERROR,
+                              &err);
+    if (r < 0) {
+        cli_error("audit", "warning: this action could not be recorded in the audit log: %s",
+                  err.len ? err.ptr : kura_strerror(r));
+    }
+    kura_buf_release(&err);
+}
+
+/* ---- verify ---------------------------------------------------------------------------------- */
+
+static void progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    (void)fprintf(stderr, "kura audit verify: %llu of about %llu records\n",
+                  (unsigned long long)done, (unsigned long long)total);
+}
+
+/* --since: a record index, or a checkpoint file whose size is used (and which is checked). */
+static int parse_since(const char *arg, uint64_t *ret_index, const char **ret_file)
+{
+    if (kura_parse_u64(arg, strlen(arg), UINT64_MAX, ret_index) == 0) {
+        return 0;
+    }
+    *ret_file = arg;
+    return 0;
+}
+
+static int since_from_file(struct audit_ctx *c, const char *file, uint64_t *ret,
+                           struct kura_buf *err)
+{
+    struct kura_buf note = KURA_BUF_INIT(65536);
+    struct kura_audit_checkpoint cp;
+    int r = kura_file_read_all(AT_FDCWD, file, &note);
+    if (r == 0) {
+        r = kura_audit_checkpoint_open(note.ptr, note.len, c->pk, c->origin, &cp);
+    }
+    if (r < 0) {
+        kura_buf_addf(err, "--since '%s': not a checkpoint of this log (%s)", file,
+                      kura_strerror(r));
+    } else {
+        *ret = cp.size;
+    }
+    kura_buf_release(&note);
+    return r;
+}
+
+static void print_report(const struct kura_audit_verify_report *rep, bool json)
+{
+    if (json) {
+        json_t *doc =
+            json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "ok", rep->ok, "records", (json_int_t)rep->size,
+                      "checkpoint", (json_int_t)rep->checkpoint, "checkpoints_checked",
+                      (json_int_t)rep->checkpoints, "witnessed_checked", (json_int_t)rep->witnessed,
+                      "pruned_up_to", (json_int_t)rep->pruned_upto);
+        if (doc && !rep->ok) {
+            json_object_set_new(doc, "bad_index", json_integer((json_int_t)rep->bad_index));
+            json_object_set_new(doc, "reason", json_string(rep->reason));
+        }
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        if (text) {
+            (void)printf("%s\n", text);
+            free(text);
+        }
+        json_decref(doc);
+        return;
+    }
+    if (rep->ok) {
+        (void)printf("audit log ok: %llu records, latest checkpoint %llu, %llu checkpoints "
+                     "checked (%llu witnessed)\n",
+                     (unsigned long long)rep->size, (unsigned long long)rep->checkpoint,
+                     (unsigned long long)rep->checkpoints, (unsigned long long)rep->witnessed);
+    } else {
+        (void)printf("AUDIT LOG FAILED VERIFICATION at record %llu: %s\n",
+                     (unsigned long long)rep->bad_index, rep->reason);
+    }
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"data", required_argument, NULL, 'd'},
+                                             {"since", required_argument, NULL, 's'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {NULL, 0, NULL, 0}};
+    const char *data = NULL, *since_file = NULL;
+    uint64_t since = 0;
+    bool json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'd') {
+            data = optarg;
+        } else if (c == 's') {
+            KURA_IGNORE(parse_since(optarg, &since, &since_file));
+        } else if (c == 'j') {
+            json = true;
+        } else {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!data || optind != argc) {
+        (void)fputs("usage: kura audit verify --data DIR [--since INDEX|CHECKPOINT] [--json]\n",
+                    stderr);
+        return CLI_EXIT_USAGE;
+    }
+    struct kura_buf err = KURA_BUF_INIT(8192);
+    struct audit_ctx ctx;
+    int r = ctx_open(&ctx, data, &err);
+    if (r == 0 && since_file) {
+        r = since_from_file(&ctx, since_file, &since, &err);
+    }
+    struct kura_audit_verify_report rep;
+    if (r == 0) {
+        /* Witnesses: the witness file itself, and the sources named in witness_read. */
+        const char *files[20];
+        size_t n = 0;
+        char *list = kura_strdup(ctx.conf->audit.witness_read);
+        if (ctx.conf->audit.witness_file[0]) {
+            files[n++] = ctx.conf->audit.witness_file;
+        }
+        struct kura_str rest = kura_str_c(list), item;
+        for (bool more = list && rest.len > 0; more && n < KURA_ARRAY_SIZE(files);) {
+            more = kura_str_split(&rest, ',', &item);
+            item = kura_str_trim_ows(item);
+            ((char *)item.ptr)[item.len] = '\0';
+            files[n++] = item.ptr;
+        }
+        struct kura_audit_verify_opts o = {.pk = ctx.pk,
+                                           .origin = ctx.origin,
+                                           .heartbeat_interval_ms =
+                                               ctx.conf->audit.heartbeat_interval * 1000,
+                                           .witness_files = files,
+                                           .n_witness_files = n,
+                                           .since = since,
+                                           .progress = json ? NULL : progress};
+        r = kura_audit_verify(ctx.auditfd, &o, &rep);
+        kura_free(list);
+    }
+    if (r < 0) {
+        cli_error("audit verify", "%s", err.len ? err.ptr : kura_strerror(r));
+    } else {
+        print_report(&rep, json);
+        json_t *detail = json_pack("{s:b,s:I,s:s?}", "ok", rep.ok, "records", (json_int_t)rep.size,
+                                   "reason", rep.ok ? NULL : rep.reason);
+        record(data, "cli.audit.verify", "audit", detail, rep.ok);
+        json_decref(detail);
+    }
+    ctx_release(&ctx);
+    kura_buf_release(&err);
+    return r < 0 || !rep.ok ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* ---- prove, consistency, key -------------------------------------------------------------------
+ */
+
+static int write_out(const char *out, const struct kura_buf *b, struct kura_buf *err)
+{
+    if (!out || strcmp(out, "-") == 0) {
+        return fwrite(b->ptr, 1, b->len, stdout) == b->len ? 0 : -EIO;
+    }
+    int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, b->ptr, b->len) != (ssize_t)b->len || fsync(fd) < 0) {
+        kura_buf_addf(err, "cannot write '%s' (it must not exist yet): %s", out,
+                      kura_strerror(-errno));
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return -EIO;
+    }
+    (void)close(fd);
+    return 0;
+}
+
+static int cmd_prove(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"data", required_argument, NULL, 'd'},
+                                             {"index", required_argument, NULL, 'i'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {NULL, 0, NULL, 0}};
+    const char *data = NULL, *out = NULL, *index_arg = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'd') {
+            data = optarg;
+        } else if (c == 'i') {
+            index_arg = optarg;
+        } else if (c == 'o') {
+            out = optarg;
+        } else {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    uint64_t index;
+    if (!data || !index_arg || optind != argc ||
+        kura_parse_u64(index_arg, strlen(index_arg), UINT64_MAX, &index) < 0) {
+        (void)fputs("usage: kura audit prove --data DIR --index N [--out FILE]\n", stderr);
+        return CLI_EXIT_USAGE;
+    }
+    struct kura_buf err = KURA_BUF_INIT(8192), vkey = KURA_BUF_INIT(1024),
+                    json = KURA_BUF_INIT(1 << 20);
+    struct audit_ctx ctx;
+    int r = ctx_open(&ctx, data, &err);
+    if (r == 0) {
+        r = kura_audit_vkey(ctx.origin, ctx.pk, &vkey);
+    }
+    if (r == 0) {
+        r = kura_audit_prove(ctx.auditfd, index, vkey.ptr, &json, &err);
+    }
+    if (r == 0) {
+        r = write_out(out, &json, &err);
+    }
+    if (r < 0) {
+        cli_error("audit prove", "%s", err.len ? err.ptr : kura_strerror(r));
+    } else {
+        json_t *detail = json_pack("{s:I}", "index", (json_int_t)index);
+        record(data, "cli.audit.prove", "audit", detail, true);
+        json_decref(detail);
+    }
+    ctx_release(&ctx);
+    kura_buf_release(&err);
+    kura_buf_release(&vkey);
+    kura_buf_release(&json);
+    return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+static int cmd_consistency(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"data", required_argument, NULL, 'd'},
+                                             {"old", required_argument, NULL, 'a'},
+                                             {"new", required_argument, NULL, 'b'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {NULL, 0, NULL, 0}};
+    const char *data = NULL, *old_file = NULL, *new_file = NULL, *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'd') {
+            data = optarg;
+        } else if (c == 'a') {
+            old_file = optarg;
+        } else if (c == 'b') {
+            new_file = optarg;
+        } else if (c == 'o') {
+            out = optarg;
+        } else {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!data || !old_file || optind != argc) {
+        (void)fputs("usage: kura audit consistency --data DIR --old CHECKPOINT "
+                    "[--new CHECKPOINT] [--out FILE]\n",
+                    stderr);
+        return CLI_EXIT_USAGE;
+    }
+    struct kura_buf err = KURA_BUF_INIT(8192), a = KURA_BUF_INIT(65536), b = KURA_BUF_INIT(65536),
+                    json = KURA_BUF_INIT(1 << 20);
+    struct audit_ctx ctx;
+    int r = ctx_open(&ctx, data, &err);
+    if (r == 0) {
+        r = kura_file_read_all(AT_FDCWD, old_file, &a);
+    }
+    if (r == 0) {
+        /* Without --new: the log's latest checkpoint. */
+        r = new_file ? kura_file_read_all(AT_FDCWD, new_file, &b)
+                     : kura_file_read_all(ctx.auditfd, "checkpoint", &b);
+    }
+    if (r == 0) {
+        r = kura_audit_prove_consistency(ctx.auditfd, a.ptr, a.len, b.ptr, b.len, ctx.pk,
+                                         ctx.origin, &json, &err);
+    }
+    if (r == 0) {
+        r = write_out(out, &json, &err);
+    }
+    if (r < 0) {
+        cli_error("audit consistency", "%s", err.len ? err.ptr : kura_strerror(r));
+    } else {
+        record(data, "cli.audit.consistency", "audit", NULL, true);
+    }
+    ctx_release(&ctx);
+    kura_buf_release(&err);
+    kura_buf_release(&a);
+    kura_buf_release(&b);
+    kura_buf_release(&json);
+    return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+static int cmd_key(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--data") != 0) {
+        (void)fputs("usage: kura audit key --data DIR\n", stderr);
+        return CLI_EXIT_USAGE;
+    }
+    struct kura_buf err = KURA_BUF_INIT(8192), vkey = KURA_BUF_INIT(1024);
+    struct audit_ctx ctx;
+    int r = ctx_open(&ctx, argv[2], &err);
+    if (r == 0) {
+        r = kura_audit_vkey(ctx.origin, ctx.pk, &vkey);
+    }
+    if (r == 0) {
+        (void)printf("%s\n", vkey.ptr);
+    } else {
+        cli_error("audit key", "%s", err.len ? err.ptr : kura_strerror(r));
+    }
+    ctx_release(&ctx);
+    kura_buf_release(&err);
+    kura_buf_release(&vkey);
+    return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cli_audit(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"verify", cmd_verify},
+                {"prove", cmd_prove},
+                {"consistency", cmd_consistency},
+                {"key", cmd_key}};
+    for (size_t i = 0; argc >= 2 && i < KURA_ARRAY_SIZE(cmds); i++) {
+        if (strcmp(argv[1], cmds[i].name) == 0) {
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    }
+    (void)fputs("usage: kura audit verify|prove|consistency|key --data DIR ...\n", stderr);
+    return CLI_EXIT_USAGE;
+}
