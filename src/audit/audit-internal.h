@@ -178,6 +178,7 @@ struct kura_audit {
     _Atomic bool failing;
     _Atomic int64_t retry_at;
     _Atomic uint64_t visible_size;
+    pthread_cond_t grown; /* signalled (under lock) whenever visible_size grows or at close */
 #ifdef KURA_TEST_HOOKS
     _Atomic bool inject_failure;
 #endif

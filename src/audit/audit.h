@@ -134,6 +134,26 @@ bool kura_audit_failing(struct kura_audit *a);
 void kura_audit_inject_failure(struct kura_audit *a, bool on);
 #endif
 
+/* Waits until the log holds more than `seen` records, the log closes, or timeout_ms passes.
+ * Returns the current size. For in-process followers (the syslog forwarder, the indexer). */
+uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms);
+
+/* ---- reading records in order ------------------------------------------------------------- */
+
+/* A sequential reader of the files, usable beside a live writer (which only appends to
+ * audit/current and renames full bundles). */
+struct kura_audit_iter;
+
+KURA_MUST_CHECK int kura_audit_iter_open(int audit_dirfd, uint64_t from,
+                                         struct kura_audit_iter **ret);
+/* The next record: 1 with *ret_record (valid until the next call) and *ret_index; 0 when there
+ * is none yet (call again later: it continues where it stopped); KURA_ENOTFOUND when the
+ * record's bundle was pruned (the iterator moves on to the next bundle); KURA_ECORRUPT. */
+KURA_MUST_CHECK int kura_audit_iter_next(struct kura_audit_iter *it, struct kura_str *ret_record,
+                                         uint64_t *ret_index);
+/* Accepts NULL; returns NULL. */
+struct kura_audit_iter *kura_audit_iter_free(struct kura_audit_iter *it);
+
 /* ---- checkpoints (C2SP signed notes) ------------------------------------------------------ */
 
 struct kura_audit_checkpoint {

@@ -254,6 +254,66 @@ static void test_fail_closed_and_recover(void **state)
     kura_audit_close(a);
 }
 
+static unsigned iterate(struct kura_audit_iter *it, uint64_t *first, uint64_t *last)
+{
+    unsigned n = 0;
+    struct kura_str rec;
+    uint64_t index;
+    int r;
+    while ((r = kura_audit_iter_next(it, &rec, &index)) == 1) {
+        char prefix[32];
+        int len = snprintf(prefix, sizeof(prefix), "{\"index\":%llu,", (unsigned long long)index);
+        assert_memory_equal(rec.ptr, prefix, (size_t)len);
+        if (n == 0) {
+            *first = index;
+        }
+        *last = index;
+        n++;
+    }
+    assert_int_equal(r, 0);
+    return n;
+}
+
+static void test_iterator_follows_the_writer(void **state)
+{
+    (void)state;
+    struct kura_audit *a = open_log(false);
+    emit_n(a, 600);
+    struct kura_audit_iter *it = NULL;
+    uint64_t first = 0, last = 0;
+    assert_int_equal(kura_audit_iter_open(dirfd_, 0, &it), 0);
+    assert_int_equal(iterate(it, &first, &last), 600);
+    assert_int_equal(first, 0);
+    assert_int_equal(last, 599);
+    /* It resumes as the log grows, across the next bundle boundary. */
+    emit_n(a, 200);
+    assert_int_equal(iterate(it, &first, &last), 200);
+    assert_int_equal(first, 600);
+    assert_int_equal(last, 799);
+    kura_audit_iter_free(it);
+    /* From the middle of a bundle. */
+    assert_int_equal(kura_audit_iter_open(dirfd_, 300, &it), 0);
+    assert_int_equal(iterate(it, &first, &last), 500);
+    assert_int_equal(first, 300);
+    kura_audit_iter_free(it);
+    kura_audit_close(a);
+    /* A pruned bundle: reported once, then the next bundle follows. */
+    char path[TILE_PATH_MAX];
+    tile_path(path, TILE_ENTRIES, 1, 0);
+    assert_int_equal(unlinkat(dirfd_, path, 0), 0);
+    assert_int_equal(kura_audit_iter_open(dirfd_, 250, &it), 0);
+    struct kura_str rec;
+    uint64_t index;
+    for (unsigned i = 250; i < 256; i++) {
+        assert_int_equal(kura_audit_iter_next(it, &rec, &index), 1);
+        assert_int_equal(index, i);
+    }
+    assert_int_equal(kura_audit_iter_next(it, &rec, &index), KURA_ENOTFOUND);
+    assert_int_equal(kura_audit_iter_next(it, &rec, &index), 1);
+    assert_int_equal(index, 512);
+    kura_audit_iter_free(it);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncation_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_closed_and_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_iterator_follows_the_writer, setup, teardown),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     kura_sha256_thread_done();

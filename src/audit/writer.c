@@ -259,6 +259,9 @@ static struct pending *commit_chunk(struct kura_audit *a, struct pending *list, 
         q = next;
     }
     atomic_store(&a->visible_size, a->size);
+    pthread_mutex_lock(&a->lock);
+    pthread_cond_broadcast(&a->grown);
+    pthread_mutex_unlock(&a->lock);
     *ret_err = 0;
     return p;
 }
@@ -480,6 +483,26 @@ int kura_audit_emit_sync(struct kura_audit *a, const struct kura_audit_event *ev
     return w.result;
 }
 
+uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&a->lock);
+    while (atomic_load(&a->visible_size) <= seen && !a->stopping) {
+        if (pthread_cond_timedwait(&a->grown, &a->lock, &until) != 0) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return atomic_load(&a->visible_size);
+}
+
 uint64_t kura_audit_size(struct kura_audit *a)
 {
     return atomic_load(&a->visible_size);
@@ -537,11 +560,12 @@ struct kura_audit *kura_audit_close(struct kura_audit *a)
     if (!a) {
         return NULL;
     }
+    pthread_mutex_lock(&a->lock);
+    a->stopping = true;
+    pthread_cond_signal(&a->wake);
+    pthread_cond_broadcast(&a->grown); /* followers stop waiting */
+    pthread_mutex_unlock(&a->lock);
     if (a->has_thread) {
-        pthread_mutex_lock(&a->lock);
-        a->stopping = true;
-        pthread_cond_signal(&a->wake);
-        pthread_mutex_unlock(&a->lock);
         pthread_join(a->thread, NULL);
     }
     maybe_publish(a, true);
@@ -552,6 +576,7 @@ struct kura_audit *kura_audit_close(struct kura_audit *a)
     kura_closep(&a->current_fd);
     kura_buf_release(&a->bundle);
     pthread_cond_destroy(&a->wake);
+    pthread_cond_destroy(&a->grown);
     pthread_mutex_destroy(&a->lock);
     kura_free(a);
     return NULL;
@@ -598,6 +623,7 @@ int kura_audit_open(const struct kura_audit_opts *opts, struct kura_audit **ret,
     kura_buf_init(&a->bundle, KURA_AUDIT_TILE_WIDTH * (KURA_AUDIT_RECORD_MAX + 2));
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
+    pthread_cond_init(&a->grown, NULL);
     size_t olen = strlen(opts->origin);
     int r = olen < sizeof(a->origin) ? 0 : KURA_ECONFIG;
     if (r == 0) {
@@ -623,6 +649,7 @@ int kura_audit_open(const struct kura_audit_opts *opts, struct kura_audit **ret,
         kura_closep(&a->current_fd);
         kura_buf_release(&a->bundle);
         pthread_cond_destroy(&a->wake);
+        pthread_cond_destroy(&a->grown);
         pthread_mutex_destroy(&a->lock);
         kura_free(a);
         return r;
