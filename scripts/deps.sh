@@ -9,7 +9,8 @@ build_pkgs="gcc make meson ninja-build pkg-config python3
  libmicrohttpd-dev libgnutls28-dev libsodium-dev libssl-dev libsqlite3-dev
  libjansson-dev libcurl4-gnutls-dev"
 test_pkgs="libcmocka-dev python3-pytest python3-requests gnutls-bin openssl
- sqlite3 util-linux procps clang-format python3-aiosmtpd"
+ sqlite3 util-linux procps clang-format python3-aiosmtpd golang-go golang-golang-x-mod-dev
+ rsyslog rsyslog-gnutls"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
 bench_pkgs="wrk lighttpd lighttpd-mod-openssl curl"
 analyze_pkgs="cppcheck"

@@ -63,8 +63,8 @@ int tile_write(int dirfd, int level, uint64_t n, unsigned width, const void *dat
 /* Reads exactly len bytes of a tile (-ENOENT if absent, KURA_ECORRUPT if another size). */
 int tile_read(int dirfd, int level, uint64_t n, unsigned width, void *data, size_t len);
 bool tile_exists(int dirfd, int level, uint64_t n, unsigned width);
-/* Removes a partial tile and, when it is empty, its .p directory. */
-void tile_remove_partial(int dirfd, int level, uint64_t n, unsigned width);
+/* Removes every partial tile of tile n (its .p directory): called once tile n is full. */
+void tile_remove_partials(int dirfd, int level, uint64_t n);
 /* Creates the directories of a path (mkdir -p below dirfd), fsyncing each new one's parent. */
 int tile_mkdirs(int dirfd, const char *path);
 
@@ -160,9 +160,6 @@ struct kura_audit {
     struct tlog_compact compact;
     kura_hash level[LEVELS][KURA_AUDIT_TILE_WIDTH]; /* the rightmost partial tile per level */
     unsigned level_count[LEVELS];
-    unsigned published_width[LEVELS + 1]; /* partial widths of the last checkpoint, [LEVELS] =
-                                             entries */
-    uint64_t published_tile[LEVELS + 1];
     uint64_t published_size;
     int64_t published_at;
     int64_t next_heartbeat;
@@ -179,6 +176,7 @@ struct kura_audit {
     _Atomic int64_t retry_at;
     _Atomic uint64_t visible_size;
     pthread_cond_t grown; /* signalled (under lock) whenever visible_size grows or at close */
+    bool woken;           /* kura_audit_wake: waiting followers return (under lock) */
 #ifdef KURA_TEST_HOOKS
     _Atomic bool inject_failure;
 #endif

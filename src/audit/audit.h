@@ -45,6 +45,7 @@
 #include "base/base.h"
 #include "conf/conf.h"
 #include "crypto/crypto.h"
+#include "meta/meta.h"
 
 #define KURA_AUDIT_RECORD_MAX 16384    /* bytes of one record */
 #define KURA_AUDIT_DETAIL_MAX 8192     /* bytes of the serialised detail object */
@@ -137,6 +138,8 @@ void kura_audit_inject_failure(struct kura_audit *a, bool on);
 /* Waits until the log holds more than `seen` records, the log closes, or timeout_ms passes.
  * Returns the current size. For in-process followers (the syslog forwarder, the indexer). */
 uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms);
+/* Wakes every kura_audit_wait at once (a follower that is being stopped). */
+void kura_audit_wake(struct kura_audit *a);
 
 /* ---- reading records in order ------------------------------------------------------------- */
 
@@ -153,6 +156,35 @@ KURA_MUST_CHECK int kura_audit_iter_next(struct kura_audit_iter *it, struct kura
                                          uint64_t *ret_index);
 /* Accepts NULL; returns NULL. */
 struct kura_audit_iter *kura_audit_iter_free(struct kura_audit_iter *it);
+
+/* Parses a record time, "2026-11-22T00:00:00.000Z" exactly, into ms since the epoch. */
+KURA_MUST_CHECK int kura_audit_time_parse(const char *s, int64_t *ret_ms);
+
+/* Retention: deletes the entry bundles whose newest record is older than cutoff_ms, never the
+ * bundle being filled. The hash tiles stay, so every later checkpoint still verifies. First an
+ * audit.pruned record states {"up_to": k} (every bundle below record k may be gone), then the
+ * bundles are deleted: a crash in between leaves bundles that merely still exist. *ret_pruned
+ * (may be NULL) counts the bundles deleted now. Safe beside the writer (finished bundles are
+ * immutable). */
+KURA_MUST_CHECK int kura_audit_prune(struct kura_audit *a, int audit_dirfd, int64_t cutoff_ms,
+                                     uint64_t *ret_pruned);
+
+/* ---- the search index (meta's audit_index, derived from the log) ------------------------ */
+
+/* Adds every record from the index's end up to the log's end to the search index (a pruned
+ * bundle is skipped). *ret_added (may be NULL) counts them. Used by the CLI, and by the indexer
+ * thread below. */
+KURA_MUST_CHECK int kura_audit_index_catch_up(int audit_dirfd, struct kura_meta *m,
+                                              uint64_t *ret_added);
+
+/* A thread that keeps the index current while the server runs (follows the writer). */
+struct kura_audit_indexer;
+KURA_MUST_CHECK int kura_audit_indexer_start(int audit_dirfd, struct kura_audit *a,
+                                             struct kura_meta *m, struct kura_audit_indexer **ret);
+/* Indexes what is there, stops; accepts NULL; returns NULL. */
+struct kura_audit_indexer *kura_audit_indexer_stop(struct kura_audit_indexer *ix);
+/* The indexer has caught up to at least `index` (for tests and `kura status`). */
+uint64_t kura_audit_indexer_position(struct kura_audit_indexer *ix);
 
 /* ---- checkpoints (C2SP signed notes) ------------------------------------------------------ */
 

@@ -227,3 +227,8 @@ int audit_record_parse(const char *rec, size_t len, struct audit_record *ret, st
     *ret = r;
     return 0;
 }
+
+int kura_audit_time_parse(const char *s, int64_t *ret_ms)
+{
+    return audit_time_parse(s, ret_ms);
+}

@@ -291,13 +291,6 @@ static int check_checkpoint(struct kura_audit *a, const struct parsed_bundle *pb
         return KURA_ECORRUPT;
     }
     a->published_size = cp.size;
-    for (unsigned l = 0; l < LEVELS; l++) {
-        uint64_t nodes = cp.size >> (KURA_AUDIT_TILE_HEIGHT * l);
-        a->published_width[l] = (unsigned)(nodes % KURA_AUDIT_TILE_WIDTH);
-        a->published_tile[l] = nodes / KURA_AUDIT_TILE_WIDTH;
-    }
-    a->published_width[LEVELS] = (unsigned)(cp.size % KURA_AUDIT_TILE_WIDTH);
-    a->published_tile[LEVELS] = cp.size / KURA_AUDIT_TILE_WIDTH;
     return r;
 }
 

@@ -136,16 +136,20 @@ bool tile_exists(int dirfd, int level, uint64_t n, unsigned width)
     return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
-void tile_remove_partial(int dirfd, int level, uint64_t n, unsigned width)
+void tile_remove_partials(int dirfd, int level, uint64_t n)
 {
+    /* C2SP tlog-tiles: partial tiles of every published size are kept until the full tile
+     * exists; then all of them go. */
     char path[TILE_PATH_MAX];
-    tile_path(path, level, n, width);
-    (void)unlinkat(dirfd, path, 0);
+    tile_path(path, level, n, 1);
     char *slash = strrchr(path, '/');
-    if (slash) {
-        *slash = '\0';
-        (void)unlinkat(dirfd, path, AT_REMOVEDIR); /* fails harmlessly while not empty */
+    *slash = '\0'; /* ".../<N>.p" */
+    for (unsigned w = 1; w < KURA_AUDIT_TILE_WIDTH; w++) {
+        char file[TILE_PATH_MAX];
+        tile_path(file, level, n, w);
+        (void)unlinkat(dirfd, file, 0);
     }
+    (void)unlinkat(dirfd, path, AT_REMOVEDIR);
 }
 
 /* ---- node source ---------------------------------------------------------------------------- */

@@ -81,15 +81,19 @@ static int add_checkpoint(struct verifier *v, const struct kura_audit_checkpoint
     return 0;
 }
 
-/* Finds every signed checkpoint of this origin in text: raw notes, or notes inside syslog lines
- * whose newlines were escaped as "#012" (rsyslog) or "\n" (two characters). */
+/* Finds every signed checkpoint of this origin in text: raw notes, notes with CRLF line ends
+ * (saved mail), or notes inside syslog lines whose newlines were escaped as "#012" (rsyslog) or
+ * "\n" (two characters). */
 static int scan_notes(struct verifier *v, struct kura_buf *text, const char *source, bool witness,
                       uint64_t *ret_found)
 {
     /* Normalise the escapes in place: both are longer than the newline they stand for. */
     size_t w = 0;
     for (size_t r = 0; r < text->len;) {
-        if (text->len - r >= 4 && memcmp(text->ptr + r, "#012", 4) == 0) {
+        if (text->len - r >= 2 && text->ptr[r] == '\r' && text->ptr[r + 1] == '\n') {
+            text->ptr[w++] = '\n'; /* a mail or a file saved on another system */
+            r += 2;
+        } else if (text->len - r >= 4 && memcmp(text->ptr + r, "#012", 4) == 0) {
             text->ptr[w++] = '\n';
             r += 4;
         } else if (text->len - r >= 2 && text->ptr[r] == '\\' && text->ptr[r + 1] == 'n') {

@@ -106,6 +106,7 @@ int audit_finish_bundle(struct kura_audit *a)
     kura_closep(&a->current_fd);
     a->in_bundle = 0;
     kura_buf_reset(&a->bundle);
+    tile_remove_partials(a->dirfd, TILE_ENTRIES, n);
     return complete_level(a, 0, n);
 }
 
@@ -295,7 +296,8 @@ static void commit(struct kura_audit *a, struct pending *list)
 /* ---- checkpoints ------------------------------------------------------------------------------
  */
 
-/* Writes the partial tiles of the current size and removes the previous checkpoint's. */
+/* Writes the partial tiles of the current size. Earlier ones stay (C2SP tlog-tiles: a client
+ * holding an older checkpoint must still find its tiles) until their tile is full. */
 static void write_partials(struct kura_audit *a)
 {
     for (unsigned l = 0; l <= LEVELS; l++) {
@@ -303,21 +305,16 @@ static void write_partials(struct kura_audit *a)
         unsigned width = entries ? a->in_bundle : a->level_count[l];
         uint64_t tile = entries ? a->size / KURA_AUDIT_TILE_WIDTH
                                 : (a->size >> (KURA_AUDIT_TILE_HEIGHT * l)) / KURA_AUDIT_TILE_WIDTH;
-        int level = entries ? TILE_ENTRIES : (int)l;
-        if (width > 0 && width < KURA_AUDIT_TILE_WIDTH) {
-            const void *data = entries ? (const void *)a->bundle.ptr : (const void *)a->level[l];
-            size_t len = entries ? a->bundle.len : width * KURA_AUDIT_HASH_BYTES;
-            int r = tile_write(a->dirfd, level, tile, width, data, len, false);
-            if (r < 0) {
-                kura_log_err(r, "audit_partial_tile_failed", NULL);
-            }
+        if (width == 0 || width >= KURA_AUDIT_TILE_WIDTH) {
+            continue;
         }
-        if (a->published_width[l] > 0 &&
-            (a->published_width[l] != width || a->published_tile[l] != tile)) {
-            tile_remove_partial(a->dirfd, level, a->published_tile[l], a->published_width[l]);
+        const void *data = entries ? (const void *)a->bundle.ptr : (const void *)a->level[l];
+        size_t len = entries ? a->bundle.len : width * KURA_AUDIT_HASH_BYTES;
+        int r = tile_write(a->dirfd, entries ? TILE_ENTRIES : (int)l, tile, width, data, len,
+                           false);
+        if (r < 0) {
+            kura_log_err(r, "audit_partial_tile_failed", NULL);
         }
-        a->published_width[l] = width;
-        a->published_tile[l] = tile;
     }
 }
 
@@ -494,13 +491,22 @@ uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
         until.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&a->lock);
-    while (atomic_load(&a->visible_size) <= seen && !a->stopping) {
+    while (atomic_load(&a->visible_size) <= seen && !a->stopping && !a->woken) {
         if (pthread_cond_timedwait(&a->grown, &a->lock, &until) != 0) {
             break;
         }
     }
+    a->woken = false;
     pthread_mutex_unlock(&a->lock);
     return atomic_load(&a->visible_size);
+}
+
+void kura_audit_wake(struct kura_audit *a)
+{
+    pthread_mutex_lock(&a->lock);
+    a->woken = true;
+    pthread_cond_broadcast(&a->grown);
+    pthread_mutex_unlock(&a->lock);
 }
 
 uint64_t kura_audit_size(struct kura_audit *a)
@@ -636,6 +642,8 @@ int kura_audit_open(const struct kura_audit_opts *opts, struct kura_audit **ret,
         a->next_heartbeat = kura_clock_mono_ms(); /* a heartbeat right after start */
         if (a->published_size != a->size) {
             r = audit_publish(a);
+        } else {
+            write_partials(a); /* not synced when written: a power loss may have lost them */
         }
     }
     if (r == 0 && opts->start_thread) {

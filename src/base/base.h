@@ -261,6 +261,13 @@ static inline struct kura_str kura_buf_str(const struct kura_buf *b)
     return (struct kura_str){b->ptr ? b->ptr : "", b->len};
 }
 
+/* ---- CSV (RFC 4180) ------------------------------------------------------------------------ */
+
+/* Appends one field: quoted when needed (comma, quote, CR, LF), quotes doubled, and prefixed
+ * with an apostrophe when a spreadsheet would take it for a formula (=, +, -, @, TAB, CR). The
+ * caller writes the separators (',' and "\r\n"). */
+void kura_csv_field(struct kura_buf *out, const char *s, size_t len);
+
 /* ---- request arena (ngx_pool_t, h2o_mem_pool_t) ------------------------------------------- */
 
 /* A bump allocator with a byte budget. Everything allocated from it is released at once by

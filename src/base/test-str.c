@@ -103,6 +103,21 @@ static void test_hex(void **state)
     assert_string_equal(kura_fmt_i64(num, INT64_MIN), "-9223372036854775808");
 }
 
+static void test_csv(void **state)
+{
+    (void)state;
+    struct kura_buf b = KURA_BUF_INIT(1024);
+    const char *fields[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "=SUM(A1)",
+                            "+1",    "-2",  "@cmd",       "",           "\xe8\x94\xb5"};
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(fields); i++) {
+        kura_csv_field(&b, fields[i], strlen(fields[i]));
+        kura_buf_addc(&b, '|');
+    }
+    assert_string_equal(b.ptr, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|"
+                               "\"'=SUM(A1)\"|\"'+1\"|\"'-2\"|\"'@cmd\"||\xe8\x94\xb5|");
+    kura_buf_release(&b);
+}
+
 static void test_clock_format(void **state)
 {
     (void)state;
@@ -125,7 +140,7 @@ int main(void)
         cmocka_unit_test(test_parse_u64),    cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_ctl),          cmocka_unit_test(test_slices),
         cmocka_unit_test(test_size_math),    cmocka_unit_test(test_hex),
-        cmocka_unit_test(test_clock_format),
+        cmocka_unit_test(test_clock_format), cmocka_unit_test(test_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

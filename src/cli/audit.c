@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl/ctl.h"
+#include "meta/meta.h"
+
 struct audit_ctx {
     const char *data;
     int datafd;
@@ -378,6 +381,197 @@ static int cmd_key(int argc, char **argv)
     return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+/* ---- search -----------------------------------------------------------------------------------
+ */
+
+/* "2026-11-01" (midnight UTC) or "2026-11-01T12:00:00Z" / "...T12:00:00.000Z". */
+static int parse_when(const char *s, int64_t *ret)
+{
+    char full[32];
+    size_t n = strlen(s);
+    if (n == 10) {
+        (void)snprintf(full, sizeof(full), "%sT00:00:00.000Z", s);
+    } else if (n == 20 && s[19] == 'Z') {
+        (void)snprintf(full, sizeof(full), "%.19s.000Z", s);
+    } else if (n == 24) {
+        (void)snprintf(full, sizeof(full), "%s", s);
+    } else {
+        return KURA_ESYNTAX;
+    }
+    return kura_audit_time_parse(full, ret);
+}
+
+struct search_out {
+    bool csv;
+    uint64_t count;
+    struct kura_buf line;
+};
+
+static const char *const csv_columns[] = {
+    "index",      "time",   "actor",  "roles", "elevated", "session", "source_ip", "user_agent",
+    "request_id", "action", "object", "bytes", "result",   "reason",  "detail"};
+
+static int print_row(void *ctx, const struct kura_audit_row *row)
+{
+    struct search_out *o = ctx;
+    o->count++;
+    if (!o->csv) {
+        return printf("%s\n", row->record) < 0 ? -EIO : 0;
+    }
+    json_t *doc = json_loads(row->record, 0, NULL);
+    kura_buf_reset(&o->line);
+    for (size_t i = 0; doc && i < KURA_ARRAY_SIZE(csv_columns); i++) {
+        json_t *v = json_object_get(doc, csv_columns[i]);
+        char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *field = json_is_string(v) ? json_string_value(v) : json_is_null(v) ? "" : text;
+        if (i > 0) {
+            kura_buf_addc(&o->line, ',');
+        }
+        kura_csv_field(&o->line, field ? field : "", field ? strlen(field) : 0);
+        free(text);
+    }
+    json_decref(doc);
+    kura_buf_adds(&o->line, "\r\n");
+    if (!doc || kura_buf_err(&o->line)) {
+        return KURA_ECORRUPT;
+    }
+    return fwrite(o->line.ptr, 1, o->line.len, stdout) == o->line.len ? 0 : -EIO;
+}
+
+/* Opens the database; when no server runs (the writer lock is free), brings the search index up
+ * to date with the log first. */
+static int open_index(struct audit_ctx *c, struct kura_meta **ret, struct kura_buf *err)
+{
+    struct kura_buf path = KURA_BUF_INIT(8192);
+    int r = cli_data_path(c->data, CLI_DB_NAME, &path);
+    struct kura_meta *m = NULL;
+    if (r == 0) {
+        r = kura_meta_open("sqlite", path.ptr, 0, &m);
+    }
+    kura_buf_release(&path);
+    struct kura_ctl_lock *lock = NULL;
+    pid_t holder;
+    int lr = r == 0 ? kura_ctl_lock_take(c->datafd, &lock, &holder) : r;
+    if (lr == 0) {
+        enum kura_meta_schema_state st;
+        r = kura_meta_check_schema(m, &st);
+        if (r == KURA_ESCHEMA && st == KURA_META_SCHEMA_PENDING) {
+            r = kura_meta_migrate(m);
+        }
+        if (r == 0) {
+            r = kura_audit_index_catch_up(c->auditfd, m, NULL);
+        }
+        kura_ctl_lock_release(lock);
+    } else if (lr != KURA_ELOCKED) {
+        r = lr;
+    } /* else a server runs: its indexer keeps the index current */
+    if (r < 0) {
+        kura_buf_addf(err, "cannot open the audit search index: %s", kura_strerror(r));
+        kura_meta_close(m);
+        return r;
+    }
+    *ret = m;
+    return 0;
+}
+
+static int cmd_search(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"data", required_argument, NULL, 'd'},
+                                             {"from", required_argument, NULL, 'f'},
+                                             {"to", required_argument, NULL, 't'},
+                                             {"actor", required_argument, NULL, 'a'},
+                                             {"action", required_argument, NULL, 'x'},
+                                             {"object", required_argument, NULL, 'o'},
+                                             {"result", required_argument, NULL, 'r'},
+                                             {"source-ip", required_argument, NULL, 's'},
+                                             {"limit", required_argument, NULL, 'l'},
+                                             {"format", required_argument, NULL, 'F'},
+                                             {NULL, 0, NULL, 0}};
+    const char *data = NULL, *format = "jsonl";
+    struct kura_audit_query q = {.after_idx = UINT64_MAX};
+    int c, bad = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            data = optarg;
+            break;
+        case 'f':
+            bad |= parse_when(optarg, &q.from_ms) < 0;
+            break;
+        case 't':
+            bad |= parse_when(optarg, &q.to_ms) < 0;
+            break;
+        case 'a':
+            q.actor = optarg;
+            break;
+        case 'x':
+            q.action = optarg;
+            break;
+        case 'o':
+            q.object_prefix = optarg;
+            break;
+        case 'r':
+            q.result = optarg;
+            bad |= strcmp(optarg, "ok") && strcmp(optarg, "denied") && strcmp(optarg, "error");
+            break;
+        case 's':
+            q.source_ip = optarg;
+            break;
+        case 'l':
+            bad |= kura_parse_u64(optarg, strlen(optarg), UINT64_MAX, &q.limit) < 0;
+            break;
+        case 'F':
+            format = optarg;
+            bad |= strcmp(optarg, "jsonl") && strcmp(optarg, "csv");
+            break;
+        default:
+            bad = 1;
+        }
+    }
+    if (!data || bad || optind != argc) {
+        (void)fputs("usage: kura audit search --data DIR [--from TIME] [--to TIME] [--actor A]\n"
+                    "         [--action X] [--object PREFIX] [--result ok|denied|error]\n"
+                    "         [--source-ip IP] [--limit N] [--format jsonl|csv]\n"
+                    "  TIME: 2026-11-01 or 2026-11-01T12:00:00Z (UTC); --to is exclusive\n",
+                    stderr);
+        return CLI_EXIT_USAGE;
+    }
+    struct kura_buf err = KURA_BUF_INIT(8192);
+    struct audit_ctx ctx;
+    struct kura_meta *m = NULL;
+    struct search_out out = {.csv = strcmp(format, "csv") == 0, .line = KURA_BUF_INIT(1 << 20)};
+    int r = ctx_open(&ctx, data, &err);
+    if (r == 0) {
+        r = open_index(&ctx, &m, &err);
+    }
+    if (r == 0 && out.csv) {
+        for (size_t i = 0; i < KURA_ARRAY_SIZE(csv_columns); i++) {
+            (void)printf("%s%s", i ? "," : "", csv_columns[i]);
+        }
+        (void)printf("\r\n");
+    }
+    if (r == 0) {
+        r = kura_meta_audit_index_search(m, &q, print_row, &out);
+    }
+    (void)fflush(stdout);
+    if (r < 0) {
+        cli_error("audit search", "%s", err.len ? err.ptr : kura_strerror(r));
+    } else {
+        json_t *detail =
+            json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:I,s:s}", "actor", q.actor, "action",
+                      q.action, "object", q.object_prefix, "result", q.result, "source_ip",
+                      q.source_ip, "from_ms", (json_int_t)q.from_ms, "to_ms", (json_int_t)q.to_ms,
+                      "matches", (json_int_t)out.count, "format", format);
+        record(data, "cli.audit.search", "audit", detail, true);
+        json_decref(detail);
+    }
+    kura_meta_close(m);
+    ctx_release(&ctx);
+    kura_buf_release(&out.line);
+    kura_buf_release(&err);
+    return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 int cli_audit(int argc, char **argv)
 {
     static const struct {
@@ -386,12 +580,13 @@ int cli_audit(int argc, char **argv)
     } cmds[] = {{"verify", cmd_verify},
                 {"prove", cmd_prove},
                 {"consistency", cmd_consistency},
+                {"search", cmd_search},
                 {"key", cmd_key}};
     for (size_t i = 0; argc >= 2 && i < KURA_ARRAY_SIZE(cmds); i++) {
         if (strcmp(argv[1], cmds[i].name) == 0) {
             return cmds[i].fn(argc - 1, argv + 1);
         }
     }
-    (void)fputs("usage: kura audit verify|prove|consistency|key --data DIR ...\n", stderr);
+    (void)fputs("usage: kura audit verify|prove|consistency|search|key --data DIR ...\n", stderr);
     return CLI_EXIT_USAGE;
 }

@@ -80,3 +80,24 @@ KURA_MUST_CHECK int cli_record_action(const char *data, const char *action, cons
 KURA_MUST_CHECK int cli_record_locally(int datafd, const char *data, const char *action,
                                        const char *object, json_t *detail,
                                        enum kura_audit_result result, struct kura_buf *err);
+
+/* ---- maintenance.c: scheduled work of the server ----------------------------------------- */
+
+struct kura_mailer;
+
+struct cli_maint {
+    const struct kura_conf *conf;
+    struct kura_audit *audit;
+    int audit_dirfd;
+    struct kura_meta *meta;
+    int spool_dirfd;
+    struct kura_mailer *mailer;
+};
+
+#define CLI_MAINTENANCE_EVERY_MS (60LL * 60 * 1000)
+#define CLI_SPOOL_DIR "spool"
+
+/* Retention, the search window, the daily digest (see maintenance.c). */
+void cli_maintenance_run(const struct cli_maint *m);
+/* The sender address of kura's mail: [mail] from, or kura@<public host>. */
+const char *cli_mail_from(const struct kura_conf *conf);

@@ -13,21 +13,22 @@
 
 static void help(FILE *f)
 {
-    (void)fputs("usage: kura <command> [options]\n"
-                "\n"
-                "kura is a secure data server for controlled-access human research data.\n"
-                "\n"
-                "commands:\n"
-                "  init      create a data folder: kura init --data DIR [--admin ID]\n"
-                "  serve     serve HTTPS from a data folder: kura serve --data DIR\n"
-                "  status    ask a running server how it is: kura status --data DIR\n"
-                "  config    check --data DIR | defaults | reference\n"
-                "  audit     verify | prove | consistency | key: the tamper-evident audit log\n"
-                "  help      this text\n"
-                "  version   the version (also --version)\n"
-                "\n"
-                "Run kura <command> --help for a command's options. Documentation: docs/.\n",
-                f);
+    (void)fputs(
+        "usage: kura <command> [options]\n"
+        "\n"
+        "kura is a secure data server for controlled-access human research data.\n"
+        "\n"
+        "commands:\n"
+        "  init      create a data folder: kura init --data DIR [--admin ID]\n"
+        "  serve     serve HTTPS from a data folder: kura serve --data DIR\n"
+        "  status    ask a running server how it is: kura status --data DIR\n"
+        "  config    check --data DIR | defaults | reference\n"
+        "  audit     verify | prove | consistency | search | key: the tamper-evident audit log\n"
+        "  help      this text\n"
+        "  version   the version (also --version)\n"
+        "\n"
+        "Run kura <command> --help for a command's options. Documentation: docs/.\n",
+        f);
 }
 
 static int version(void)

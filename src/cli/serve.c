@@ -26,6 +26,7 @@
 #include "crypto/crypto.h"
 #include "ctl/ctl.h"
 #include "http/http.h"
+#include "mail/mail.h"
 #include "kura-config.h"
 #include "meta/meta.h"
 
@@ -39,11 +40,18 @@ struct server {
     struct kura_keyring *keys;
     struct kura_meta *meta;
     struct kura_audit *audit;
+    int audit_dirfd;
+    struct kura_audit_indexer *indexer;
+    int spool_dirfd;
+    struct kura_mailer *mailer;
+    int64_t next_maintenance;
     struct kura_http_server *http;
     struct kura_ctl_server *ctl;
     char *cert_pem;
     int64_t started_ms;
 };
+
+static void maintenance(struct server *s);
 
 static void usage(FILE *f)
 {
@@ -339,6 +347,9 @@ static void run_until_signal(struct server *s, const sigset_t *set)
                      "configuration reload is not supported; restart kura", NULL);
         }
         kura_http_sweep(s->http);
+        if (kura_clock_mono_ms() >= s->next_maintenance) {
+            maintenance(s);
+        }
     }
 }
 
@@ -381,12 +392,37 @@ static void server_release(struct server *s)
     s->ctl = kura_ctl_server_stop(s->ctl);
     s->http = kura_http_stop(s->http);
     record_stop(s, 0);
+    s->indexer = kura_audit_indexer_stop(s->indexer);
     s->audit = kura_audit_close(s->audit);
+    kura_closep(&s->audit_dirfd);
+    s->mailer = kura_mailer_stop(s->mailer);
+    kura_closep(&s->spool_dirfd);
     s->meta = kura_meta_close(s->meta);
     s->keys = kura_keyring_free(s->keys);
     s->lock = kura_ctl_lock_release(s->lock);
     s->conf = kura_conf_free(s->conf);
     kura_closep(&s->datafd);
+}
+
+/* The outgoing mail spool (DATA/spool) and its sender. */
+static int start_mailer(struct server *s, struct kura_buf *err)
+{
+    if (mkdirat(s->datafd, CLI_SPOOL_DIR, 0700) < 0 && errno != EEXIST) {
+        kura_buf_addf(err, "cannot create spool/: %s", kura_strerror(-errno));
+        return -errno;
+    }
+    s->spool_dirfd = openat(s->datafd, CLI_SPOOL_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->spool_dirfd < 0) {
+        return -errno;
+    }
+    return kura_mailer_start(s->spool_dirfd, s->conf, &s->mailer, err);
+}
+
+static void maintenance(struct server *s)
+{
+    struct cli_maint m = {s->conf, s->audit, s->audit_dirfd, s->meta, s->spool_dirfd, s->mailer};
+    cli_maintenance_run(&m);
+    s->next_maintenance = kura_clock_mono_ms() + CLI_MAINTENANCE_EVERY_MS;
 }
 
 /* server.start: version, pid, whether the previous run ended without closing the log. */
@@ -442,6 +478,19 @@ static int start(struct server *s, const char *listen, struct kura_buf *err)
         r = record_start(s, err);
     }
     if (r == 0) {
+        /* The search index follows the log; it reads the files through its own descriptor. */
+        s->audit_dirfd = openat(s->datafd, CLI_AUDIT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = s->audit_dirfd < 0
+                ? -errno
+                : kura_audit_indexer_start(s->audit_dirfd, s->audit, s->meta, &s->indexer);
+        if (r < 0) {
+            kura_buf_addf(err, "cannot start the audit search index: %s", kura_strerror(r));
+        }
+    }
+    if (r == 0) {
+        r = start_mailer(s, err);
+    }
+    if (r == 0) {
         r = start_http(s, err);
     }
     if (r == 0) {
@@ -492,7 +541,19 @@ int cli_serve(int argc, char **argv)
         cli_error("serve", "cannot initialise libsodium");
         return CLI_EXIT_FAIL;
     }
-    struct server s = {.data = data, .datafd = -1, .started_ms = kura_clock_mono_ms()};
+#ifdef KURA_TEST_HOOKS
+    /* Tests of time passing while the server was stopped (retention, digests). */
+    const char *offset = getenv("KURA_TEST_CLOCK_OFFSET_MS");
+    uint64_t off;
+    if (offset && kura_parse_u64(offset, strlen(offset), INT64_MAX, &off) == 0) {
+        kura_clock_shift_ms((int64_t)off);
+    }
+#endif
+    struct server s = {.data = data,
+                       .datafd = -1,
+                       .audit_dirfd = -1,
+                       .spool_dirfd = -1,
+                       .started_ms = kura_clock_mono_ms()};
     struct kura_buf err = KURA_BUF_INIT(16384);
     int r = start(&s, listen, &err);
     if (r < 0) {
@@ -520,6 +581,7 @@ int cli_serve(int argc, char **argv)
         kura_log(KURA_LOG_WARN, "stop_abandoned_requests", "count", kura_fmt_u64(n, left), NULL);
         s.ctl = kura_ctl_server_stop(s.ctl);
         record_stop(&s, left);
+        s.indexer = kura_audit_indexer_stop(s.indexer);
         s.audit = kura_audit_close(s.audit);
         s.lock = kura_ctl_lock_release(s.lock);
         kura_log(KURA_LOG_INFO, "stopped", NULL);

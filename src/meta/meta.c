@@ -306,3 +306,38 @@ int kura_meta_account_count(struct kura_meta *m, uint64_t *ret)
 {
     return m->ops->account_count(m, ret);
 }
+
+/* ---- audit index -------------------------------------------------------------------------- */
+
+int kura_meta_audit_index_put(struct kura_meta *m, const struct kura_audit_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *res = rows[i].result;
+        if (!rows[i].action || !res || !rows[i].record ||
+            (strcmp(res, "ok") != 0 && strcmp(res, "denied") != 0 && strcmp(res, "error") != 0)) {
+            return -EINVAL;
+        }
+    }
+    return n == 0 ? 0 : m->ops->audit_index_put(m, rows, n);
+}
+
+int kura_meta_audit_index_next(struct kura_meta *m, uint64_t *ret)
+{
+    return m->ops->audit_index_next(m, ret);
+}
+
+int kura_meta_audit_index_search(struct kura_meta *m, const struct kura_audit_query *q,
+                                 kura_audit_row_fn fn, void *ctx)
+{
+    return m->ops->audit_index_search(m, q, fn, ctx);
+}
+
+int kura_meta_audit_index_prune(struct kura_meta *m, int64_t before_ms, uint64_t *ret_deleted)
+{
+    uint64_t n = 0;
+    int r = m->ops->audit_index_prune(m, before_ms, &n);
+    if (r == 0 && ret_deleted) {
+        *ret_deleted = n;
+    }
+    return r;
+}

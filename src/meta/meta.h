@@ -57,8 +57,8 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 1u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 1u   /* struct kura_meta_ops layout */
+#define KURA_META_SCHEMA_LATEST 2u /* schema version this binary writes */
+#define KURA_META_OPS_VERSION 2u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -150,6 +150,34 @@ enum kura_meta_schema_state {
     KURA_META_SCHEMA_NEWER,       /* written by a newer kura: refuse to touch it */
 };
 
+/* ---- the audit search index --------------------------------------------------------------- */
+
+/* One audit record as indexed (the audit area fills it from a record; strings are borrowed). */
+struct kura_audit_row {
+    uint64_t idx;
+    int64_t time;      /* ms since the epoch */
+    const char *actor; /* may be NULL */
+    const char *action;
+    const char *object;     /* may be NULL */
+    const char *result;     /* "ok", "denied", "error" */
+    const char *source_ip;  /* may be NULL */
+    const char *request_id; /* may be NULL */
+    uint64_t bytes;
+    const char *record; /* the record's JSON */
+};
+
+/* A search: every set field must match; strings match exactly except object_prefix. */
+struct kura_audit_query {
+    int64_t from_ms, to_ms; /* [from, to); 0 leaves that side open */
+    const char *actor, *action, *object_prefix, *result, *source_ip;
+    uint64_t after_idx; /* only records with idx > after_idx (paging); UINT64_MAX: none */
+    uint64_t limit;     /* 0: no limit */
+};
+
+/* Called per match in index order; a non-zero return stops the search and is returned. The
+ * row's strings are valid during the call only. */
+typedef int (*kura_audit_row_fn)(void *ctx, const struct kura_audit_row *row);
+
 /* A backend. Fields after `name` are called only through the kura_meta_* wrappers below, which
  * document their contracts; a backend implements exactly those contracts (the contract suite in
  * meta-contract.c checks them). `version` is KURA_META_OPS_VERSION of the layout the backend was
@@ -169,6 +197,12 @@ struct kura_meta_ops {
     int (*account_create)(struct kura_meta *m, const struct kura_account *a);
     int (*account_get)(struct kura_meta *m, const char *id, struct kura_account *ret);
     int (*account_count)(struct kura_meta *m, uint64_t *ret);
+    /* version 2: the audit search index */
+    int (*audit_index_put)(struct kura_meta *m, const struct kura_audit_row *rows, size_t n);
+    int (*audit_index_next)(struct kura_meta *m, uint64_t *ret);
+    int (*audit_index_search)(struct kura_meta *m, const struct kura_audit_query *q,
+                              kura_audit_row_fn fn, void *ctx);
+    int (*audit_index_prune)(struct kura_meta *m, int64_t before_ms, uint64_t *ret_deleted);
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -241,3 +275,17 @@ KURA_MUST_CHECK int kura_meta_account_get(struct kura_meta *m, const char *id,
 
 /* Number of account IDs ever created (deleted accounts included). */
 KURA_MUST_CHECK int kura_meta_account_count(struct kura_meta *m, uint64_t *ret);
+
+/* Adds rows to the audit index in one transaction; a row whose idx is present is skipped (the
+ * index is rebuilt by replaying the log). -EINVAL for a row without action, result or record. */
+KURA_MUST_CHECK int kura_meta_audit_index_put(struct kura_meta *m,
+                                              const struct kura_audit_row *rows, size_t n);
+/* The index of the first record not in the audit index (max idx + 1, or 0). */
+KURA_MUST_CHECK int kura_meta_audit_index_next(struct kura_meta *m, uint64_t *ret);
+/* Streams the rows matching q to fn in idx order. */
+KURA_MUST_CHECK int kura_meta_audit_index_search(struct kura_meta *m,
+                                                 const struct kura_audit_query *q,
+                                                 kura_audit_row_fn fn, void *ctx);
+/* Removes rows older than before_ms (the searchable window); *ret_deleted (may be NULL). */
+KURA_MUST_CHECK int kura_meta_audit_index_prune(struct kura_meta *m, int64_t before_ms,
+                                                uint64_t *ret_deleted);

@@ -27,6 +27,7 @@
  * kept on the handle and reset after every use.
  */
 #include "meta/meta-internal.h"
+#include "meta/sqlite-internal.h"
 
 #include <assert.h>
 #include <fcntl.h>
@@ -965,6 +966,43 @@ static int sq_account_count(struct kura_meta *m, uint64_t *ret)
     return 0;
 }
 
+/* ---- for the other files of this backend (sqlite-internal.h) ------------------------------ */
+
+struct sqlite_meta *meta_sqlite_lock(struct kura_meta *m)
+{
+    return lock(handle(m));
+}
+
+void meta_sqlite_unlockp(struct sqlite_meta **hp)
+{
+    unlockp(hp);
+}
+
+sqlite3 *meta_sqlite_db(struct sqlite_meta *h)
+{
+    return h->db;
+}
+
+int meta_sqlite_err(struct sqlite_meta *h, int rc)
+{
+    return db_err(h, rc);
+}
+
+int meta_sqlite_step(struct sqlite_meta *h, sqlite3_stmt *s)
+{
+    return step(h, s);
+}
+
+int meta_sqlite_txn(struct kura_meta *m, bool begin)
+{
+    return begin ? sq_txn_begin(m) : sq_txn_commit(m);
+}
+
+void meta_sqlite_rollback(struct kura_meta *m)
+{
+    sq_txn_rollback(m);
+}
+
 const struct kura_meta_ops kura_meta_sqlite_ops = {
     .version = KURA_META_OPS_VERSION,
     .name = "sqlite",
@@ -980,4 +1018,8 @@ const struct kura_meta_ops kura_meta_sqlite_ops = {
     .account_create = sq_account_create,
     .account_get = sq_account_get,
     .account_count = sq_account_count,
+    .audit_index_put = meta_sqlite_audit_put,
+    .audit_index_next = meta_sqlite_audit_next,
+    .audit_index_search = meta_sqlite_audit_search,
+    .audit_index_prune = meta_sqlite_audit_prune,
 };

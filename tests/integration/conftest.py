@@ -70,13 +70,14 @@ class Server:
         self.log_path = self.data.parent / "serve.log"
         self.ca = str(self.data / "keys" / "tls.crt")
 
-    def start(self, extra_args=(), expect_ready=True):
+    def start(self, extra_args=(), expect_ready=True, env=None):
         self._log = open(self.log_path, "ab")
         # Servers of one instance share the log file: look only at what this one writes.
         self._log_start = self._log.tell()
         self.proc = subprocess.Popen(
             [KURA_BIN, "serve", "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}",
-             *extra_args], stdout=self._log, stderr=self._log)
+             *extra_args], stdout=self._log, stderr=self._log,
+            env={**os.environ, **env} if env else None)
         if expect_ready:
             self.wait_for_log("event=listening", START_TIMEOUT)
         return self
@@ -149,10 +150,10 @@ class Instance:
     def set(self, section, key, value):
         set_conf(self.data, section, key, value)
 
-    def serve(self, extra_args=(), expect_ready=True):
+    def serve(self, extra_args=(), expect_ready=True, env=None):
         s = Server(self.data, self.port)
         self.servers.append(s)
-        return s.start(extra_args, expect_ready)
+        return s.start(extra_args, expect_ready, env)
 
     def cleanup(self):
         for s in self.servers:
