@@ -176,7 +176,7 @@ struct kura_audit {
     _Atomic int64_t retry_at;
     _Atomic uint64_t visible_size;
     pthread_cond_t grown; /* signalled (under lock) whenever visible_size grows or at close */
-    bool woken;           /* kura_audit_wake: waiting followers return (under lock) */
+    uint64_t wakes;       /* kura_audit_wake calls: every waiter returns (under lock) */
 #ifdef KURA_TEST_HOOKS
     _Atomic bool inject_failure;
 #endif

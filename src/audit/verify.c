@@ -87,19 +87,28 @@ static int add_checkpoint(struct verifier *v, const struct kura_audit_checkpoint
 static int scan_notes(struct verifier *v, struct kura_buf *text, const char *source, bool witness,
                       uint64_t *ret_found)
 {
-    /* Normalise the escapes in place: both are longer than the newline they stand for. */
+    /* Normalise the escapes in place (both are longer than the newline they stand for), but
+     * only before the first '{' of a raw line. Text from requests (a user agent, a path) is
+     * only ever inside a record, whose JSON opens with '{' before any of it; decoding there
+     * would let a client write a note-shaped "origin\n1\nroot\n\n— sig" into the log,
+     * which a syslog witness then carries, and a forged signature would read as re-signing.
+     * Notes (in mail, in a syslog CHECKPOINT message) never contain '{'. */
     size_t w = 0;
+    bool in_json = false;
     for (size_t r = 0; r < text->len;) {
-        if (text->len - r >= 2 && text->ptr[r] == '\r' && text->ptr[r + 1] == '\n') {
-            text->ptr[w++] = '\n'; /* a mail or a file saved on another system */
-            r += 2;
-        } else if (text->len - r >= 4 && memcmp(text->ptr + r, "#012", 4) == 0) {
+        char c = text->ptr[r];
+        if (c == '\n' || (text->len - r >= 2 && c == '\r' && text->ptr[r + 1] == '\n')) {
+            text->ptr[w++] = '\n'; /* CRLF: a mail or a file saved on another system */
+            r += c == '\n' ? 1 : 2;
+            in_json = false;
+        } else if (!in_json && text->len - r >= 4 && memcmp(text->ptr + r, "#012", 4) == 0) {
             text->ptr[w++] = '\n';
             r += 4;
-        } else if (text->len - r >= 2 && text->ptr[r] == '\\' && text->ptr[r + 1] == 'n') {
+        } else if (!in_json && text->len - r >= 2 && c == '\\' && text->ptr[r + 1] == 'n') {
             text->ptr[w++] = '\n';
             r += 2;
         } else {
+            in_json = in_json || c == '{';
             text->ptr[w++] = text->ptr[r++];
         }
     }

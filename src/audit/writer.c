@@ -248,7 +248,9 @@ static struct pending *commit_chunk(struct kura_audit *a, struct pending *list, 
         *ret_err = r;
         return list;
     }
-    /* Durable: acknowledge in order. */
+    /* Durable: visible to readers first, so that whoever has its acknowledgement also sees
+     * the record in kura_audit_size (a follower's "caught up" means what it says). */
+    atomic_store(&a->visible_size, a->size);
     uint64_t index = rb.size;
     for (struct pending *q = list; q;) {
         struct pending *next = q->next;
@@ -259,7 +261,6 @@ static struct pending *commit_chunk(struct kura_audit *a, struct pending *list, 
         }
         q = next;
     }
-    atomic_store(&a->visible_size, a->size);
     pthread_mutex_lock(&a->lock);
     pthread_cond_broadcast(&a->grown);
     pthread_mutex_unlock(&a->lock);
@@ -310,8 +311,8 @@ static void write_partials(struct kura_audit *a)
         }
         const void *data = entries ? (const void *)a->bundle.ptr : (const void *)a->level[l];
         size_t len = entries ? a->bundle.len : width * KURA_AUDIT_HASH_BYTES;
-        int r = tile_write(a->dirfd, entries ? TILE_ENTRIES : (int)l, tile, width, data, len,
-                           false);
+        int r =
+            tile_write(a->dirfd, entries ? TILE_ENTRIES : (int)l, tile, width, data, len, false);
         if (r < 0) {
             kura_log_err(r, "audit_partial_tile_failed", NULL);
         }
@@ -491,12 +492,14 @@ uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
         until.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&a->lock);
-    while (atomic_load(&a->visible_size) <= seen && !a->stopping && !a->woken) {
+    /* A count, not a flag: one wake must release every follower waiting now (the indexer,
+     * the alerter and the syslog forwarder may all be here), not the first to notice. */
+    uint64_t wakes = a->wakes;
+    while (atomic_load(&a->visible_size) <= seen && !a->stopping && a->wakes == wakes) {
         if (pthread_cond_timedwait(&a->grown, &a->lock, &until) != 0) {
             break;
         }
     }
-    a->woken = false;
     pthread_mutex_unlock(&a->lock);
     return atomic_load(&a->visible_size);
 }
@@ -504,7 +507,7 @@ uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
 void kura_audit_wake(struct kura_audit *a)
 {
     pthread_mutex_lock(&a->lock);
-    a->woken = true;
+    a->wakes++;
     pthread_cond_broadcast(&a->grown);
     pthread_mutex_unlock(&a->lock);
 }
