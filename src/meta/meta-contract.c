@@ -624,6 +624,78 @@ static void test_audit_index(void **state)
     assert_int_equal(next, 30);
 }
 
+/* ---- alerts -------------------------------------------------------------------------------- */
+
+static int collect_alerts(void *ctx, const struct kura_alert *a)
+{
+    uint64_t *out = ctx;
+    out[++out[0]] = a->id * 1000 + a->hits * 10 + (a->acknowledged ? 1 : 0);
+    return 0;
+}
+
+static void test_alerts(void **state)
+{
+    struct ctx *c = *state;
+    _cleanup_(kura_meta_closep) struct kura_meta *m = open_migrated(c);
+    struct kura_alert a = {.rule = "access_denied",
+                           .key = "10.0.0.9",
+                           .first_idx = 5,
+                           .last_idx = 9,
+                           .hits = 3,
+                           .first_time = 1000,
+                           .last_time = 2000,
+                           .detail = "{}"};
+    uint64_t id1 = 0, id2 = 0, id3 = 0;
+    bool fresh = false;
+    assert_int_equal(kura_meta_alert_raise(m, &a, 60000, &id1, &fresh), 0);
+    assert_true(fresh);
+    /* Within the quiet period: the same alert, more hits. */
+    a.first_idx = a.last_idx = 12;
+    a.hits = 2;
+    a.first_time = a.last_time = 30000;
+    assert_int_equal(kura_meta_alert_raise(m, &a, 60000, &id2, &fresh), 0);
+    assert_false(fresh);
+    assert_int_equal(id2, id1);
+    /* Another key, and the same key after the quiet period: new alerts. */
+    a.key = "10.0.0.10";
+    assert_int_equal(kura_meta_alert_raise(m, &a, 60000, &id2, &fresh), 0);
+    assert_true(fresh);
+    a.key = "10.0.0.9";
+    a.first_time = a.last_time = 200000;
+    assert_int_equal(kura_meta_alert_raise(m, &a, 60000, &id3, &fresh), 0);
+    assert_true(fresh);
+    assert_int_not_equal(id3, id1);
+    uint64_t got[16] = {0};
+    assert_int_equal(kura_meta_alert_list(m, true, collect_alerts, got), 0);
+    assert_int_equal(got[0], 3);
+    assert_int_equal(got[3], id1 * 1000 + 50); /* newest first; 5 hits */
+    /* Acknowledge: leaves the open list, stays in the full one; twice is not found. */
+    assert_int_equal(kura_meta_alert_ack(m, id1, "cli:root", "checked: a scanner", 300000), 0);
+    assert_int_equal(kura_meta_alert_ack(m, id1, "cli:root", NULL, 300001), KURA_ENOTFOUND);
+    assert_int_equal(kura_meta_alert_ack(m, 999, "cli:root", NULL, 300001), KURA_ENOTFOUND);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(kura_meta_alert_list(m, true, collect_alerts, got), 0);
+    assert_int_equal(got[0], 2);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(kura_meta_alert_list(m, false, collect_alerts, got), 0);
+    assert_int_equal(got[0], 3);
+    assert_int_equal(got[3], id1 * 1000 + 51);
+    /* An acknowledged alert does not absorb new hits: a new one opens. */
+    a.first_time = a.last_time = 300500;
+    a.key = "10.0.0.9";
+    uint64_t id4 = 0;
+    assert_int_equal(kura_meta_alert_raise(m, &a, 10000000, &id4, &fresh), 0);
+    assert_int_equal(id4, id3); /* id3 is still open and within the quiet period */
+    assert_false(fresh);
+    struct kura_alert bad = a;
+    bad.rule = "";
+    assert_int_equal(kura_meta_alert_raise(m, &bad, 0, &id4, &fresh), -EINVAL);
+    bad = a;
+    bad.hits = 0;
+    assert_int_equal(kura_meta_alert_raise(m, &bad, 0, &id4, &fresh), -EINVAL);
+    assert_int_equal(kura_meta_alert_ack(m, id3, "", NULL, 1), -EINVAL);
+}
+
 static void test_threads(void **state)
 {
     struct ctx *c = *state;
@@ -667,6 +739,7 @@ int meta_contract_run(const struct meta_contract_fixture *f)
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
     };
     char name[64];
     (void)snprintf(name, sizeof(name), "meta-contract-%s", f->backend);

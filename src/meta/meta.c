@@ -341,3 +341,31 @@ int kura_meta_audit_index_prune(struct kura_meta *m, int64_t before_ms, uint64_t
     }
     return r;
 }
+
+/* ---- alerts ------------------------------------------------------------------------------- */
+
+int kura_meta_alert_raise(struct kura_meta *m, const struct kura_alert *a, int64_t quiet_ms,
+                          uint64_t *ret_id, bool *ret_new)
+{
+    if (!a->rule || !a->key || !a->detail || a->hits == 0 || a->last_idx < a->first_idx ||
+        check_text(a->rule, 1, 64, false) < 0 || check_text(a->key, 0, 256, false) < 0 ||
+        check_text(a->detail, 0, KURA_META_VALUE_MAX, true) < 0) {
+        return -EINVAL;
+    }
+    return m->ops->alert_raise(m, a, quiet_ms, ret_id, ret_new);
+}
+
+int kura_meta_alert_list(struct kura_meta *m, bool open_only, kura_alert_fn fn, void *ctx)
+{
+    return m->ops->alert_list(m, open_only, fn, ctx);
+}
+
+int kura_meta_alert_ack(struct kura_meta *m, uint64_t id, const char *by, const char *note,
+                        int64_t at)
+{
+    if (!by || check_text(by, 1, 300, false) < 0 ||
+        (note && check_text(note, 0, KURA_META_TEXT_MAX, false) < 0)) {
+        return -EINVAL;
+    }
+    return m->ops->alert_ack(m, id, by, note, at);
+}

@@ -57,8 +57,8 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 2u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 2u   /* struct kura_meta_ops layout */
+#define KURA_META_SCHEMA_LATEST 3u /* schema version this binary writes */
+#define KURA_META_OPS_VERSION 3u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -178,6 +178,23 @@ struct kura_audit_query {
  * row's strings are valid during the call only. */
 typedef int (*kura_audit_row_fn)(void *ctx, const struct kura_audit_row *row);
 
+/* ---- alerts ---------------------------------------------------------------------------------- */
+
+struct kura_alert {
+    uint64_t id;
+    const char *rule;             /* "access_denied", "config_change", ... */
+    const char *key;              /* what it is about: an account, a source address, "" */
+    uint64_t first_idx, last_idx; /* audit records of the first and latest hit */
+    uint64_t hits;
+    int64_t first_time, last_time; /* ms */
+    const char *detail;            /* JSON text */
+    bool acknowledged;
+    const char *ack_by, *ack_note;
+    int64_t ack_at;
+};
+
+typedef int (*kura_alert_fn)(void *ctx, const struct kura_alert *a);
+
 /* A backend. Fields after `name` are called only through the kura_meta_* wrappers below, which
  * document their contracts; a backend implements exactly those contracts (the contract suite in
  * meta-contract.c checks them). `version` is KURA_META_OPS_VERSION of the layout the backend was
@@ -203,6 +220,12 @@ struct kura_meta_ops {
     int (*audit_index_search)(struct kura_meta *m, const struct kura_audit_query *q,
                               kura_audit_row_fn fn, void *ctx);
     int (*audit_index_prune)(struct kura_meta *m, int64_t before_ms, uint64_t *ret_deleted);
+    /* version 3: alerts */
+    int (*alert_raise)(struct kura_meta *m, const struct kura_alert *a, int64_t quiet_ms,
+                       uint64_t *ret_id, bool *ret_new);
+    int (*alert_list)(struct kura_meta *m, bool open_only, kura_alert_fn fn, void *ctx);
+    int (*alert_ack)(struct kura_meta *m, uint64_t id, const char *by, const char *note,
+                     int64_t at);
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -286,6 +309,18 @@ KURA_MUST_CHECK int kura_meta_audit_index_next(struct kura_meta *m, uint64_t *re
 KURA_MUST_CHECK int kura_meta_audit_index_search(struct kura_meta *m,
                                                  const struct kura_audit_query *q,
                                                  kura_audit_row_fn fn, void *ctx);
+/* Records a hit of an alert rule: if an open alert of the same rule and key had a hit within
+ * quiet_ms before a->last_time, it is updated (hits, last_idx, last_time, detail) and *ret_new
+ * is false; otherwise a new open alert is stored and *ret_new is true. *ret_id names it. */
+KURA_MUST_CHECK int kura_meta_alert_raise(struct kura_meta *m, const struct kura_alert *a,
+                                          int64_t quiet_ms, uint64_t *ret_id, bool *ret_new);
+/* Streams alerts, newest first (open ones only when open_only). */
+KURA_MUST_CHECK int kura_meta_alert_list(struct kura_meta *m, bool open_only, kura_alert_fn fn,
+                                         void *ctx);
+/* Acknowledges an open alert. KURA_ENOTFOUND when there is no open alert with that id. */
+KURA_MUST_CHECK int kura_meta_alert_ack(struct kura_meta *m, uint64_t id, const char *by,
+                                        const char *note, int64_t at);
+
 /* Removes rows older than before_ms (the searchable window); *ret_deleted (may be NULL). */
 KURA_MUST_CHECK int kura_meta_audit_index_prune(struct kura_meta *m, int64_t before_ms,
                                                 uint64_t *ret_deleted);

@@ -28,3 +28,10 @@ int meta_sqlite_audit_next(struct kura_meta *m, uint64_t *ret);
 int meta_sqlite_audit_search(struct kura_meta *m, const struct kura_audit_query *q,
                              kura_audit_row_fn fn, void *ctx);
 int meta_sqlite_audit_prune(struct kura_meta *m, int64_t before_ms, uint64_t *ret_deleted);
+
+/* sqlite-alerts.c */
+int meta_sqlite_alert_raise(struct kura_meta *m, const struct kura_alert *a, int64_t quiet_ms,
+                            uint64_t *ret_id, bool *ret_new);
+int meta_sqlite_alert_list(struct kura_meta *m, bool open_only, kura_alert_fn fn, void *ctx);
+int meta_sqlite_alert_ack(struct kura_meta *m, uint64_t id, const char *by, const char *note,
+                          int64_t at);

@@ -1022,4 +1022,7 @@ const struct kura_meta_ops kura_meta_sqlite_ops = {
     .audit_index_next = meta_sqlite_audit_next,
     .audit_index_search = meta_sqlite_audit_search,
     .audit_index_prune = meta_sqlite_audit_prune,
+    .alert_raise = meta_sqlite_alert_raise,
+    .alert_list = meta_sqlite_alert_list,
+    .alert_ack = meta_sqlite_alert_ack,
 };
