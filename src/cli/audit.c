@@ -70,19 +70,6 @@ static int ctx_open(struct audit_ctx *c, const char *data, struct kura_buf *err)
     return r;
 }
 
-static void record(const char *data, const char *action, const char *object, json_t *detail,
-                   bool ok)
-{
-    struct kura_buf err = KURA_BUF_INIT(4096);
-    int r = cli_record_action(data, action, object, detail, ok ? KURA_AUDIT_OK : KURA_AUDIT_ERROR,
-                              &err);
-    if (r < 0) {
-        cli_error("audit", "warning: this action could not be recorded in the audit log: %s",
-                  err.len ? err.ptr : kura_strerror(r));
-    }
-    kura_buf_release(&err);
-}
-
 /* ---- verify ---------------------------------------------------------------------------------- */
 
 static void progress(void *ctx, uint64_t done, uint64_t total)
@@ -217,7 +204,7 @@ static int cmd_verify(int argc, char **argv)
         print_report(&rep, json);
         json_t *detail = json_pack("{s:b,s:I,s:s?}", "ok", rep.ok, "records", (json_int_t)rep.size,
                                    "reason", rep.ok ? NULL : rep.reason);
-        record(data, "cli.audit.verify", "audit", detail, rep.ok);
+        cli_record_or_warn("audit", data, "cli.audit.verify", "audit", detail, rep.ok);
         json_decref(detail);
     }
     ctx_release(&ctx);
@@ -288,7 +275,7 @@ static int cmd_prove(int argc, char **argv)
         cli_error("audit prove", "%s", err.len ? err.ptr : kura_strerror(r));
     } else {
         json_t *detail = json_pack("{s:I}", "index", (json_int_t)index);
-        record(data, "cli.audit.prove", "audit", detail, true);
+        cli_record_or_warn("audit", data, "cli.audit.prove", "audit", detail, true);
         json_decref(detail);
     }
     ctx_release(&ctx);
@@ -348,7 +335,7 @@ static int cmd_consistency(int argc, char **argv)
     if (r < 0) {
         cli_error("audit consistency", "%s", err.len ? err.ptr : kura_strerror(r));
     } else {
-        record(data, "cli.audit.consistency", "audit", NULL, true);
+        cli_record_or_warn("audit", data, "cli.audit.consistency", "audit", NULL, true);
     }
     ctx_release(&ctx);
     kura_buf_release(&err);
@@ -562,7 +549,7 @@ static int cmd_search(int argc, char **argv)
                       q.action, "object", q.object_prefix, "result", q.result, "source_ip",
                       q.source_ip, "from_ms", (json_int_t)q.from_ms, "to_ms", (json_int_t)q.to_ms,
                       "matches", (json_int_t)out.count, "format", format);
-        record(data, "cli.audit.search", "audit", detail, true);
+        cli_record_or_warn("audit", data, "cli.audit.search", "audit", detail, true);
         json_decref(detail);
     }
     kura_meta_close(m);

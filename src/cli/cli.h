@@ -27,6 +27,7 @@ int cli_serve(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+int cli_alerts(int argc, char **argv);
 #ifdef KURA_TEST_HOOKS
 int cli_debug(int argc, char **argv);
 #endif
@@ -77,6 +78,10 @@ KURA_MUST_CHECK int cli_record_action(const char *data, const char *action, cons
                                       json_t *detail, enum kura_audit_result result,
                                       struct kura_buf *err);
 /* The same, by this process, which already holds the writer lock (or creates the folder). */
+/* cli_record_action for a command that has already done its work: a failure to record is
+ * reported on stderr as a warning naming cmd. */
+void cli_record_or_warn(const char *cmd, const char *data, const char *action, const char *object,
+                        json_t *detail, bool ok);
 KURA_MUST_CHECK int cli_record_locally(int datafd, const char *data, const char *action,
                                        const char *object, json_t *detail,
                                        enum kura_audit_result result, struct kura_buf *err);
@@ -99,5 +104,27 @@ struct cli_maint {
 
 /* Retention, the search window, the daily digest (see maintenance.c). */
 void cli_maintenance_run(const struct cli_maint *m);
-/* The sender address of kura's mail: [mail] from, or kura@<public host>. */
-const char *cli_mail_from(const struct kura_conf *conf);
+
+/* ---- followers.c: the threads that follow the audit log ------------------------------------ */
+
+struct kura_audit_indexer;
+struct kura_alerter;
+struct kura_syslog;
+
+struct cli_followers {
+    struct kura_audit_indexer *indexer; /* the search index */
+    struct kura_alerter *alerter;       /* alert rules, grouped mail */
+    struct kura_syslog *syslog;         /* the syslog witness */
+    uint64_t syslog_confirmed;          /* the forwarder's progress at the last look */
+    int64_t syslog_stalled_since;       /* mono ms since when it has not progressed; 0 */
+    bool syslog_alerted;                /* this stall has raised its alert */
+};
+
+/* Starts the search indexer, the alerter and the syslog forwarder (each reads audit_dirfd). */
+KURA_MUST_CHECK int cli_followers_start(struct cli_followers *f, const struct cli_maint *m,
+                                        struct kura_buf *err);
+/* Raises syslog_failing when records have waited [syslog] alert_after unconfirmed. Called by
+ * the server's main loop. */
+void cli_followers_watch(struct cli_followers *f, const struct cli_maint *m);
+/* Stops them (the forwarder first sends what it can); before the audit log closes. */
+void cli_followers_stop(struct cli_followers *f);

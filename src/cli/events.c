@@ -185,6 +185,19 @@ int cli_record_action(const char *data, const char *action, const char *object, 
     return r;
 }
 
+void cli_record_or_warn(const char *cmd, const char *data, const char *action, const char *object,
+                        json_t *detail, bool ok)
+{
+    struct kura_buf err = KURA_BUF_INIT(4096);
+    int r = cli_record_action(data, action, object, detail, ok ? KURA_AUDIT_OK : KURA_AUDIT_ERROR,
+                              &err);
+    if (r < 0) {
+        cli_error(cmd, "warning: this action could not be recorded in the audit log: %s",
+                  err.len ? err.ptr : kura_strerror(r));
+    }
+    kura_buf_release(&err);
+}
+
 int cli_record_locally(int datafd, const char *data, const char *action, const char *object,
                        json_t *detail, enum kura_audit_result result, struct kura_buf *err)
 {

@@ -24,6 +24,7 @@ static void help(FILE *f)
         "  status    ask a running server how it is: kura status --data DIR\n"
         "  config    check --data DIR | defaults | reference\n"
         "  audit     verify | prove | consistency | search | key: the tamper-evident audit log\n"
+        "  alerts    list | ack: what the alert rules raised, and its handling\n"
         "  help      this text\n"
         "  version   the version (also --version)\n"
         "\n"
@@ -185,7 +186,7 @@ int kura_cli_main(int argc, char **argv)
         int (*fn)(int, char **);
     } commands[] = {
         {"init", cli_init},     {"serve", cli_serve}, {"config", cli_config},
-        {"status", cli_status}, {"audit", cli_audit},
+        {"status", cli_status}, {"audit", cli_audit}, {"alerts", cli_alerts},
 #ifdef KURA_TEST_HOOKS
         {"debug", cli_debug},
 #endif

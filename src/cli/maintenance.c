@@ -33,25 +33,6 @@ static void retention(const struct cli_maint *m, int64_t now)
     }
 }
 
-/* Splits digest_to into at most KURA_MAIL_RCPT_MAX addresses in buf (NUL-separated). */
-static size_t recipients(const char *list, char *buf, size_t size, const char **to)
-{
-    size_t n = 0, used = 0;
-    struct kura_str rest = kura_str_c(list), item;
-    for (bool more = rest.len > 0; more && n < KURA_MAIL_RCPT_MAX;) {
-        more = kura_str_split(&rest, ',', &item);
-        item = kura_str_trim_ows(item);
-        if (item.len == 0 || used + item.len + 1 > size) {
-            continue;
-        }
-        memcpy(buf + used, item.ptr, item.len);
-        buf[used + item.len] = '\0';
-        to[n++] = buf + used;
-        used += item.len + 1;
-    }
-    return n;
-}
-
 static int queue_digest(const struct cli_maint *m, const char *day)
 {
     struct kura_buf note = KURA_BUF_INIT(65536), body = KURA_BUF_INIT(128 * 1024);
@@ -74,11 +55,11 @@ static int queue_digest(const struct cli_maint *m, const char *day)
     const char *to[KURA_MAIL_RCPT_MAX];
     int sn = snprintf(subject, sizeof(subject),
                       "[kura] 監査ログ日次ダイジェスト / audit log daily digest %s", day);
-    size_t nto = recipients(m->conf->audit.digest_to, addrs, sizeof(addrs), to);
+    size_t nto = kura_mail_split_list(m->conf->audit.digest_to, addrs, sizeof(addrs), to);
     if (r == 0 && nto > 0) {
         struct kura_mail_msg msg = {to, nto, kura_str_make(subject, (size_t)sn),
                                     kura_buf_str(&body)};
-        r = kura_mail_queue(m->spool_dirfd, &msg, cli_mail_from(m->conf), id);
+        r = kura_mail_queue(m->spool_dirfd, &msg, kura_mail_from(m->conf), id);
     }
     kura_buf_release(&note);
     kura_buf_release(&body);
@@ -116,19 +97,4 @@ void cli_maintenance_run(const struct cli_maint *m)
     int64_t now = kura_clock_wall_ms();
     retention(m, now);
     digest(m, now);
-}
-
-const char *cli_mail_from(const struct kura_conf *conf)
-{
-    static _Thread_local char from[KURA_CONF_HOST_MAX + 8];
-    if (conf->mail.from[0]) {
-        return conf->mail.from;
-    }
-    char host[KURA_CONF_HOST_MAX];
-    uint16_t port;
-    if (kura_conf_parse_origin(conf->http.public_url, host, &port) < 0) {
-        return "kura@localhost";
-    }
-    (void)snprintf(from, sizeof(from), "kura@%s", host);
-    return from;
 }

@@ -41,7 +41,7 @@ struct server {
     struct kura_meta *meta;
     struct kura_audit *audit;
     int audit_dirfd;
-    struct kura_audit_indexer *indexer;
+    struct cli_followers followers;
     int spool_dirfd;
     struct kura_mailer *mailer;
     int64_t next_maintenance;
@@ -52,6 +52,7 @@ struct server {
 };
 
 static void maintenance(struct server *s);
+static struct cli_maint maint_of(const struct server *s);
 
 static void usage(FILE *f)
 {
@@ -347,6 +348,8 @@ static void run_until_signal(struct server *s, const sigset_t *set)
                      "configuration reload is not supported; restart kura", NULL);
         }
         kura_http_sweep(s->http);
+        struct cli_maint m = maint_of(s);
+        cli_followers_watch(&s->followers, &m);
         if (kura_clock_mono_ms() >= s->next_maintenance) {
             maintenance(s);
         }
@@ -392,7 +395,7 @@ static void server_release(struct server *s)
     s->ctl = kura_ctl_server_stop(s->ctl);
     s->http = kura_http_stop(s->http);
     record_stop(s, 0);
-    s->indexer = kura_audit_indexer_stop(s->indexer);
+    cli_followers_stop(&s->followers);
     s->audit = kura_audit_close(s->audit);
     kura_closep(&s->audit_dirfd);
     s->mailer = kura_mailer_stop(s->mailer);
@@ -418,9 +421,15 @@ static int start_mailer(struct server *s, struct kura_buf *err)
     return kura_mailer_start(s->spool_dirfd, s->conf, &s->mailer, err);
 }
 
+static struct cli_maint maint_of(const struct server *s)
+{
+    return (struct cli_maint){s->conf, s->audit,       s->audit_dirfd,
+                              s->meta, s->spool_dirfd, s->mailer};
+}
+
 static void maintenance(struct server *s)
 {
-    struct cli_maint m = {s->conf, s->audit, s->audit_dirfd, s->meta, s->spool_dirfd, s->mailer};
+    struct cli_maint m = maint_of(s);
     cli_maintenance_run(&m);
     s->next_maintenance = kura_clock_mono_ms() + CLI_MAINTENANCE_EVERY_MS;
 }
@@ -478,17 +487,16 @@ static int start(struct server *s, const char *listen, struct kura_buf *err)
         r = record_start(s, err);
     }
     if (r == 0) {
-        /* The search index follows the log; it reads the files through its own descriptor. */
         s->audit_dirfd = openat(s->datafd, CLI_AUDIT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        r = s->audit_dirfd < 0
-                ? -errno
-                : kura_audit_indexer_start(s->audit_dirfd, s->audit, s->meta, &s->indexer);
-        if (r < 0) {
-            kura_buf_addf(err, "cannot start the audit search index: %s", kura_strerror(r));
-        }
+        r = s->audit_dirfd < 0 ? -errno : 0;
     }
     if (r == 0) {
         r = start_mailer(s, err);
+    }
+    if (r == 0) {
+        /* The followers read the log through their own descriptor (audit_dirfd). */
+        struct cli_maint m = maint_of(s);
+        r = cli_followers_start(&s->followers, &m, err);
     }
     if (r == 0) {
         r = start_http(s, err);
@@ -581,7 +589,7 @@ int cli_serve(int argc, char **argv)
         kura_log(KURA_LOG_WARN, "stop_abandoned_requests", "count", kura_fmt_u64(n, left), NULL);
         s.ctl = kura_ctl_server_stop(s.ctl);
         record_stop(&s, left);
-        s.indexer = kura_audit_indexer_stop(s.indexer);
+        cli_followers_stop(&s.followers);
         s.audit = kura_audit_close(s.audit);
         s.lock = kura_ctl_lock_release(s.lock);
         kura_log(KURA_LOG_INFO, "stopped", NULL);

@@ -74,6 +74,22 @@ struct kura_conf {
         char *digest_to;
     } audit;
     struct {
+        char *mail_to;
+        char *webhook_url;
+        char *webhook_ca_file;
+        uint64_t quiet_minutes;
+        uint64_t mail_delay;
+        uint64_t auth_failures;
+        uint64_t source_failures;
+        uint64_t source_window;
+        uint64_t access_denied;
+        uint64_t access_window;
+        uint64_t malformed;
+        uint64_t transfer_mb;
+        uint64_t transfer_files;
+        char *off_hours;
+    } alerts;
+    struct {
         char *relay;
         char *tls;
         char *ca_file;
@@ -83,6 +99,16 @@ struct kura_conf {
         uint64_t timeout;
         uint64_t retry_hours;
     } mail;
+    struct {
+        char *target;
+        char *protocol;
+        char *ca_file;
+        char *cert_file;
+        char *key_file;
+        char *facility;
+        uint64_t enterprise_number;
+        uint64_t alert_after;
+    } syslog;
     struct {
         char *profile;
         uint64_t hash_opslimit;
@@ -163,6 +189,10 @@ KURA_MUST_CHECK int kura_conf_parse_origin(const char *s, char ret_host[static K
 KURA_MUST_CHECK int kura_conf_parse_hostport(const char *s, size_t len,
                                              char ret_host[static KURA_CONF_HOST_MAX],
                                              uint16_t *ret_port);
+
+/* "HH:MM-HH:MM" as minutes of the day (the range may wrap midnight). */
+KURA_MUST_CHECK int kura_conf_parse_hours(const char *v, unsigned *ret_from_min,
+                                          unsigned *ret_to_min);
 
 /* An address range "10.0.0.0/8", "::1/128" or a single address (full-length prefix). */
 struct kura_cidr {

@@ -20,10 +20,16 @@ static int valid_opt_relay(const char *v, struct kura_buf *why);
 static int valid_opt_email(const char *v, struct kura_buf *why);
 static int valid_opt_emails(const char *v, struct kura_buf *why);
 static int valid_opt_text(const char *v, struct kura_buf *why);
+static int valid_opt_https(const char *v, struct kura_buf *why);
+static int valid_opt_hours(const char *v, struct kura_buf *why);
 
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const mail_tls_modes[] = {"starttls", "implicit", "none", NULL};
+/* RFC 5425 only: librelp gives no per-message acknowledgement to build on (src/syslog). */
+static const char *const syslog_protocols[] = {"tls", NULL};
+static const char *const syslog_facilities[] = {"auth",   "local0", "local1", "local2", "local3",
+                                                "local4", "local5", "local6", "local7", NULL};
 /* The password policy profiles (the identity issue implements each one's rules). */
 static const char *const password_profiles[] = {"kura-default", "nist", "mhlw6-a", "mhlw6-b",
                                                 "mhlw6-c",      "nbdc", "ccat",    "iso27001",
@@ -110,6 +116,41 @@ const struct conf_key kura_conf_keys[] = {
     {"audit", "digest_to", STR(audit, digest_to), "", 0, 0, NULL, NULL, valid_opt_emails,
      "empty, or comma-separated e-mail addresses",
      "The audit officer(s) who get the daily digest of checkpoints by mail"},
+    /* [alerts] */
+    {"alerts", "mail_to", STR(alerts, mail_to), "", 0, 0, NULL, NULL, valid_opt_emails,
+     "empty, or comma-separated e-mail addresses",
+     "Who is told of alerts (grouped: a burst of hits sends one mail)"},
+    {"alerts", "webhook_url", STR(alerts, webhook_url), "", 0, 0, NULL, NULL, valid_opt_https,
+     "empty, or an https:// URL (its certificate is verified)",
+     "Alerts are also POSTed here as JSON (admin-configured URL only)"},
+    {"alerts", "webhook_ca_file", STR(alerts, webhook_ca_file), "", 0, 0, NULL, NULL,
+     valid_opt_path, "empty (the system's CAs), or an absolute path",
+     "PEM file of the CAs that the webhook's certificate must chain to (then only these)"},
+    {"alerts", "quiet_minutes", UINT(alerts, quiet_minutes), "60", 1, 10080, "minutes", NULL, NULL,
+     NULL, "Further hits of an open alert within this time add to it instead of raising a new one"},
+    {"alerts", "mail_delay", UINT(alerts, mail_delay), "60", 1, 3600, "seconds", NULL, NULL, NULL,
+     "Alerts raised within this time of the first unsent one go out in the same mail"},
+    {"alerts", "auth_failures", UINT(alerts, auth_failures), "5", 1, 1000, "failures", NULL, NULL,
+     NULL, "Consecutive failed logins of one account that raise an alert"},
+    {"alerts", "source_failures", UINT(alerts, source_failures), "20", 1, 100000, "failures", NULL,
+     NULL, NULL, "Failed logins from one address within source_window that raise an alert"},
+    {"alerts", "source_window", UINT(alerts, source_window), "600", 10, 86400, "seconds", NULL,
+     NULL, NULL, "Window for source_failures and malformed"},
+    {"alerts", "access_denied", UINT(alerts, access_denied), "10", 1, 100000, "requests", NULL,
+     NULL, NULL,
+     "Refused requests of one user or address within access_window that raise an alert"},
+    {"alerts", "access_window", UINT(alerts, access_window), "300", 10, 86400, "seconds", NULL,
+     NULL, NULL, "Window for access_denied"},
+    {"alerts", "malformed", UINT(alerts, malformed), "20", 1, 100000, "requests", NULL, NULL, NULL,
+     "Malformed requests (bad path, framing, headers) from one address that raise an alert"},
+    {"alerts", "transfer_mb", UINT(alerts, transfer_mb), "10240", 1, 104857600, "MiB per hour",
+     NULL, NULL, NULL, "Data one user reads within an hour that raises a mass-transfer alert"},
+    {"alerts", "transfer_files", UINT(alerts, transfer_files), "1000", 1, 100000000,
+     "files per hour", NULL, NULL, NULL,
+     "Files one user reads within an hour that raise a mass-transfer alert"},
+    {"alerts", "off_hours", STR(alerts, off_hours), "", 0, 0, NULL, NULL, valid_opt_hours,
+     "empty (off), or HH:MM-HH:MM in UTC, e.g. 13:00-21:00 for 22:00-06:00 JST",
+     "Data access by users in these hours raises an alert (optional rule)"},
     /* [mail] */
     {"mail", "relay", STR(mail, relay), "", 0, 0, NULL, NULL, valid_opt_relay,
      "empty (mail disabled), or host:port of the SMTP relay",
@@ -130,6 +171,28 @@ const struct conf_key kura_conf_keys[] = {
      "Time allowed for one delivery attempt"},
     {"mail", "retry_hours", UINT(mail, retry_hours), "72", 1, 720, "hours", NULL, NULL, NULL,
      "Undeliverable mail is retried with growing delays for this long, then reported failed"},
+    /* [syslog] */
+    {"syslog", "target", STR(syslog, target), "", 0, 0, NULL, NULL, valid_opt_relay,
+     "empty (forwarding off), or host:port of the collector",
+     "Syslog collector that receives every audit record and checkpoint (RFC 5424 over TLS)"},
+    {"syslog", "protocol", ENUM(syslog, protocol), "tls", 0, 0, NULL, syslog_protocols, NULL, NULL,
+     "Transport: RFC 5425 TLS with octet counting; at-least-once, duplicates carry their index"},
+    {"syslog", "ca_file", STR(syslog, ca_file), "", 0, 0, NULL, NULL, valid_opt_path,
+     "empty (the system's CAs), or an absolute PEM file path",
+     "Certificate authorities trusted for the collector's certificate; it is always verified"},
+    {"syslog", "cert_file", STR(syslog, cert_file), "", 0, 0, NULL, NULL, valid_opt_path,
+     "empty, or an absolute PEM file path; set together with key_file",
+     "Client certificate chain presented to the collector (mutual TLS)"},
+    {"syslog", "key_file", STR(syslog, key_file), "", 0, 0, NULL, NULL, valid_opt_path,
+     "empty, or an absolute PEM file path; mode 0600",
+     "Private key of cert_file (refused if group or others can read it)"},
+    {"syslog", "facility", ENUM(syslog, facility), "auth", 0, 0, NULL, syslog_facilities, NULL,
+     NULL, "Syslog facility of the messages (severity: info for records, notice for checkpoints)"},
+    {"syslog", "enterprise_number", UINT(syslog, enterprise_number), "32473", 1, 4294967295,
+     "IANA private enterprise number", NULL, NULL, NULL,
+     "Number in the structured-data ID kura@N; 32473 is RFC 5612's documentation example"},
+    {"syslog", "alert_after", UINT(syslog, alert_after), "300", 10, 86400, "seconds", NULL, NULL,
+     NULL, "A syslog_failing alert is raised when records wait this long unconfirmed"},
     /* [password] */
     {"password", "profile", ENUM(password, profile), "kura-default", 0, 0, NULL, password_profiles,
      NULL, NULL,
@@ -525,6 +588,43 @@ static int valid_opt_text(const char *v, struct kura_buf *why)
 {
     if (strlen(v) > 256) {
         kura_buf_adds(why, "longer than 256 bytes");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+static int valid_opt_https(const char *v, struct kura_buf *why)
+{
+    if (v[0] == '\0') {
+        return 0;
+    }
+    if (strncmp(v, "https://", 8) != 0 || strlen(v) > 2048 || kura_has_ctl(v, strlen(v), false) ||
+        strchr(v, ' ')) {
+        kura_buf_adds(why, "not an https:// URL");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+/* "HH:MM-HH:MM", both inside a day; the range may wrap midnight. */
+int kura_conf_parse_hours(const char *v, unsigned *ret_from_min, unsigned *ret_to_min)
+{
+    uint64_t h1, m1, h2, m2;
+    if (strlen(v) != 11 || v[2] != ':' || v[5] != '-' || v[8] != ':' ||
+        kura_parse_u64(v, 2, 23, &h1) < 0 || kura_parse_u64(v + 3, 2, 59, &m1) < 0 ||
+        kura_parse_u64(v + 6, 2, 23, &h2) < 0 || kura_parse_u64(v + 9, 2, 59, &m2) < 0) {
+        return KURA_ECONFIG;
+    }
+    *ret_from_min = (unsigned)(h1 * 60 + m1);
+    *ret_to_min = (unsigned)(h2 * 60 + m2);
+    return 0;
+}
+
+static int valid_opt_hours(const char *v, struct kura_buf *why)
+{
+    unsigned a, b;
+    if (v[0] != '\0' && kura_conf_parse_hours(v, &a, &b) < 0) {
+        kura_buf_adds(why, "expected HH:MM-HH:MM");
         return KURA_ECONFIG;
     }
     return 0;

@@ -299,3 +299,37 @@ int kura_mail_compose(const struct kura_mail_msg *m, const char *from, struct ku
     kura_hex_encode(token, rnd, sizeof(rnd));
     return mail_compose_at(m, from, kura_clock_wall_ms(), token, ret);
 }
+
+size_t kura_mail_split_list(const char *list, char *buf, size_t size,
+                            const char *to[static KURA_MAIL_RCPT_MAX])
+{
+    size_t n = 0, used = 0;
+    struct kura_str rest = kura_str_c(list), item;
+    for (bool more = rest.len > 0; more && n < KURA_MAIL_RCPT_MAX;) {
+        more = kura_str_split(&rest, ',', &item);
+        item = kura_str_trim_ows(item);
+        if (item.len == 0 || used + item.len + 1 > size) {
+            continue;
+        }
+        memcpy(buf + used, item.ptr, item.len);
+        buf[used + item.len] = '\0';
+        to[n++] = buf + used;
+        used += item.len + 1;
+    }
+    return n;
+}
+
+const char *kura_mail_from(const struct kura_conf *conf)
+{
+    static _Thread_local char from[KURA_CONF_HOST_MAX + 8];
+    if (conf->mail.from[0]) {
+        return conf->mail.from;
+    }
+    char host[KURA_CONF_HOST_MAX];
+    uint16_t port;
+    if (kura_conf_parse_origin(conf->http.public_url, host, &port) < 0) {
+        return "kura@localhost";
+    }
+    (void)snprintf(from, sizeof(from), "kura@%s", host);
+    return from;
+}

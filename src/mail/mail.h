@@ -111,6 +111,15 @@ struct kura_mail_msg {
  * literal (the rule of conf's [audit] digest_to and [mail] from). */
 bool kura_mail_address_valid(const char *s);
 
+/* Splits a comma-separated address list (conf's [audit] digest_to, [alerts] mail_to) into at
+ * most KURA_MAIL_RCPT_MAX addresses: each is trimmed, copied NUL-terminated into buf (size
+ * bytes) and pointed to by to[]. Empty items, and items that no longer fit, are skipped (conf
+ * has validated the list). Returns the count. */
+size_t kura_mail_split_list(const char *list, char *buf, size_t size,
+                            const char *to[static KURA_MAIL_RCPT_MAX]);
+/* The envelope and From address: [mail] from, else kura@<host of [http] public_url>. The
+ * result is valid until the next call by the same thread. */
+const char *kura_mail_from(const struct kura_conf *conf);
 /* Builds the RFC 5322 message of m sent by from (see the design note) and appends it to ret,
  * which the caller initialised (KURA_BUF_INIT(KURA_MAIL_MESSAGE_MAX) fits every message).
  * Date is now (kura_clock_wall_ms) and the Message-ID random. On failure ret is unchanged
