@@ -46,7 +46,7 @@ int kura_audit_prune(struct kura_audit *a, int audit_dirfd, int64_t cutoff_ms, u
     uint64_t finished = kura_audit_size(a) / KURA_AUDIT_TILE_WIDTH;
     uint64_t first = UINT64_MAX, end = 0; /* bundles [first, end) go */
     for (uint64_t n = 0; n < finished; n++) {
-        int64_t t;
+        int64_t t = 0;
         int r = bundle_last_time(audit_dirfd, n, &t);
         if (r == KURA_ENOTFOUND) {
             continue; /* pruned before */
