@@ -10,10 +10,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctl/ctl.h"
 #include "meta/meta.h"
+#include "report/report.h"
 
 struct audit_ctx {
     const char *data;
@@ -139,6 +141,40 @@ static void print_report(const struct kura_audit_verify_report *rep, bool json)
     }
 }
 
+/* Verifies the whole log with its witnesses: the witness file, and the sources named in
+ * witness_read. */
+static int run_verify(struct audit_ctx *ctx, uint64_t since, bool show_progress,
+                      struct kura_audit_verify_report *rep)
+{
+    const char *files[20];
+    size_t n = 0;
+    char *list = kura_strdup(ctx->conf->audit.witness_read);
+    if (!list) {
+        return -ENOMEM;
+    }
+    if (ctx->conf->audit.witness_file[0]) {
+        files[n++] = ctx->conf->audit.witness_file;
+    }
+    struct kura_str rest = kura_str_c(list), item;
+    for (bool more = rest.len > 0; more && n < KURA_ARRAY_SIZE(files);) {
+        more = kura_str_split(&rest, ',', &item);
+        item = kura_str_trim_ows(item);
+        ((char *)item.ptr)[item.len] = '\0';
+        files[n++] = item.ptr;
+    }
+    struct kura_audit_verify_opts o = {.pk = ctx->pk,
+                                       .origin = ctx->origin,
+                                       .heartbeat_interval_ms =
+                                           ctx->conf->audit.heartbeat_interval * 1000,
+                                       .witness_files = files,
+                                       .n_witness_files = n,
+                                       .since = since,
+                                       .progress = show_progress ? progress : NULL};
+    int r = kura_audit_verify(ctx->auditfd, &o, rep);
+    kura_free(list);
+    return r;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {{"data", required_argument, NULL, 'd'},
@@ -173,30 +209,7 @@ static int cmd_verify(int argc, char **argv)
     }
     struct kura_audit_verify_report rep;
     if (r == 0) {
-        /* Witnesses: the witness file itself, and the sources named in witness_read. */
-        const char *files[20];
-        size_t n = 0;
-        char *list = kura_strdup(ctx.conf->audit.witness_read);
-        if (ctx.conf->audit.witness_file[0]) {
-            files[n++] = ctx.conf->audit.witness_file;
-        }
-        struct kura_str rest = kura_str_c(list), item;
-        for (bool more = list && rest.len > 0; more && n < KURA_ARRAY_SIZE(files);) {
-            more = kura_str_split(&rest, ',', &item);
-            item = kura_str_trim_ows(item);
-            ((char *)item.ptr)[item.len] = '\0';
-            files[n++] = item.ptr;
-        }
-        struct kura_audit_verify_opts o = {.pk = ctx.pk,
-                                           .origin = ctx.origin,
-                                           .heartbeat_interval_ms =
-                                               ctx.conf->audit.heartbeat_interval * 1000,
-                                           .witness_files = files,
-                                           .n_witness_files = n,
-                                           .since = since,
-                                           .progress = json ? NULL : progress};
-        r = kura_audit_verify(ctx.auditfd, &o, &rep);
-        kura_free(list);
+        r = run_verify(&ctx, since, !json, &rep);
     }
     if (r < 0) {
         cli_error("audit verify", "%s", err.len ? err.ptr : kura_strerror(r));
@@ -559,6 +572,125 @@ static int cmd_search(int argc, char **argv)
     return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+/* ---- the monthly report ---------------------------------------------------------------- */
+
+/* The month before now, "YYYY-MM". */
+static void last_month(char out[static 8])
+{
+    char now[KURA_TIME_STR_MAX];
+    kura_clock_format(kura_clock_wall_ms(), now);
+    uint64_t y = 1970, m = 1;
+    KURA_IGNORE(kura_parse_u64(now, 4, 9999, &y)); /* kura_clock_format: "YYYY-MM-..." */
+    KURA_IGNORE(kura_parse_u64(now + 5, 2, 12, &m));
+    y -= m == 1;
+    m = m == 1 ? 12 : m - 1;
+    (void)snprintf(out, 8, "%04u-%02u", (unsigned)(y % 10000), (unsigned)m);
+}
+
+static int open_out(const char *dir, int *ret, struct kura_buf *err)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        kura_buf_addf(err, "cannot create '%s': %s", dir, kura_strerror(-errno));
+        return -errno;
+    }
+    *ret = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*ret < 0) {
+        kura_buf_addf(err, "cannot open '%s': %s", dir, kura_strerror(-errno));
+        return -errno;
+    }
+    return 0;
+}
+
+static int make_report(struct audit_ctx *ctx, const char *month, const char *out,
+                       struct kura_report_summary *sum, struct kura_buf *err)
+{
+    struct kura_audit_verify_report rep;
+    struct kura_meta *m = NULL;
+    int out_fd = -1;
+    int64_t from, to, now = kura_clock_wall_ms();
+    int64_t window = (int64_t)ctx->conf->audit.searchable_days * 24 * 60 * 60 * 1000;
+    int r = kura_report_month_range(month, &from, &to);
+    if (r == 0 && from < now - window) {
+        /* The index no longer holds all of it: a report would count too little. */
+        kura_buf_addf(err,
+                      "%s begins before the search window ([audit] searchable_days = %llu); "
+                      "its records are in the log but no longer in the index",
+                      month, (unsigned long long)ctx->conf->audit.searchable_days);
+        r = KURA_ERANGE;
+    } else if (r == 0 && from > now) {
+        kura_buf_addf(err, "%s has not begun", month);
+        r = KURA_ERANGE;
+    }
+    if (r == 0) {
+        r = run_verify(ctx, 0, false, &rep);
+    }
+    if (r == 0) {
+        r = open_index(ctx, &m, err);
+    }
+    if (r == 0) {
+        r = open_out(out, &out_fd, err);
+    }
+    if (r == 0) {
+        char actor[CLI_ACTOR_MAX];
+        KURA_IGNORE(cli_actor_for_uid(getuid(), actor));
+        struct kura_report_verdict v = {rep.ok, rep.size, rep.checkpoint, rep.witnessed,
+                                        rep.reason};
+        struct kura_report_monthly_opts o = {m, month, ctx->origin, actor, &v, out_fd};
+        r = kura_report_monthly(&o, sum, err);
+    }
+    kura_closep(&out_fd);
+    kura_meta_close(m);
+    return r;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"data", required_argument, NULL, 'd'},
+                                             {"month", required_argument, NULL, 'm'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {NULL, 0, NULL, 0}};
+    const char *data = NULL, *out = ".";
+    char month[8];
+    last_month(month);
+    int c, bad = 0;
+    int64_t from, to;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        data = c == 'd' ? optarg : data;
+        out = c == 'o' ? optarg : out;
+        if (c == 'm') {
+            bad |= kura_report_month_range(optarg, &from, &to) < 0;
+            (void)snprintf(month, sizeof(month), "%s", optarg);
+        }
+        bad |= c == '?';
+    }
+    if (!data || bad || optind != argc) {
+        (void)fputs("usage: kura report monthly --data DIR [--month YYYY-MM] [--out DIR]\n"
+                    "  the monthly report (HTML and CSV, UTC months; default: last month)\n",
+                    stderr);
+        return CLI_EXIT_USAGE;
+    }
+    struct kura_buf err = KURA_BUF_INIT(8192);
+    struct audit_ctx ctx;
+    struct kura_report_summary sum = {0};
+    int r = ctx_open(&ctx, data, &err);
+    if (r == 0) {
+        r = make_report(&ctx, month, out, &sum, &err);
+    }
+    if (r < 0) {
+        cli_error("report monthly", "%s", err.len ? err.ptr : kura_strerror(r));
+    } else {
+        (void)printf("%s/kura-audit-%s.html: %llu records, %llu alerts, %llu changes\n", out, month,
+                     (unsigned long long)sum.records, (unsigned long long)sum.alerts,
+                     (unsigned long long)sum.changes);
+        json_t *detail = json_pack("{s:s,s:I}", "month", month, "records", (json_int_t)sum.records);
+        cli_record_or_warn("report", data, "cli.report.monthly", month, detail, true);
+        json_decref(detail);
+    }
+    ctx_release(&ctx);
+    kura_buf_release(&err);
+    return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 int cli_audit(int argc, char **argv)
 {
     static const struct {
@@ -575,5 +707,14 @@ int cli_audit(int argc, char **argv)
         }
     }
     (void)fputs("usage: kura audit verify|prove|consistency|search|key --data DIR ...\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_report(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "monthly") == 0) {
+        return cmd_report(argc - 1, argv + 1);
+    }
+    (void)fputs("usage: kura report monthly --data DIR [--month YYYY-MM] [--out DIR]\n", stderr);
     return CLI_EXIT_USAGE;
 }

@@ -28,6 +28,7 @@ int cli_config(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_alerts(int argc, char **argv);
+int cli_report(int argc, char **argv);
 #ifdef KURA_TEST_HOOKS
 int cli_debug(int argc, char **argv);
 #endif

@@ -25,6 +25,7 @@ static void help(FILE *f)
         "  config    check --data DIR | defaults | reference\n"
         "  audit     verify | prove | consistency | search | key: the tamper-evident audit log\n"
         "  alerts    list | ack: what the alert rules raised, and its handling\n"
+        "  report    monthly: the monthly audit report (HTML and CSV)\n"
         "  help      this text\n"
         "  version   the version (also --version)\n"
         "\n"
@@ -187,6 +188,7 @@ int kura_cli_main(int argc, char **argv)
     } commands[] = {
         {"init", cli_init},     {"serve", cli_serve}, {"config", cli_config},
         {"status", cli_status}, {"audit", cli_audit}, {"alerts", cli_alerts},
+        {"report", cli_report},
 #ifdef KURA_TEST_HOOKS
         {"debug", cli_debug},
 #endif

@@ -196,3 +196,54 @@ def test_alerts_usage(instance):
     assert proc.returncode == 1 and "no open alert #5" in proc.stderr
     proc = run_kura("alerts", "list", "--data", str(instance.data))
     assert proc.returncode == 0 and "no open alerts" in proc.stderr
+
+
+def test_monthly_report(instance, tmp_path):
+    """kura report monthly: the month's records, alerts with their handling and changes, the
+    verdict of a full verification; a tampered log is reported as such."""
+    import csv
+    import datetime
+    import io
+
+    from test_audit import rewrite_current
+
+    instance.init()
+    instance.set("alerts", "access_denied", "3")
+    server = instance.serve()
+    wrong_host(server.port, 4)
+    traversal(server.port, 2)
+    wait_until(lambda: alerts(instance.data), 30, "the access_denied alert")
+    aid = alerts(instance.data)[0]["id"]
+    run_kura("alerts", "ack", "--data", str(instance.data), str(aid), "--note",
+             "<b>scanner</b>, blocked", check=True)
+    assert server.stop() == 0
+    month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    out = tmp_path / "reports"
+    proc = run_kura("report", "monthly", "--data", str(instance.data), "--month", month, "--out",
+                    str(out))
+    assert proc.returncode == 0, proc.stderr
+    page = (out / f"kura-audit-{month}.html").read_text()
+    assert "正常 / OK" in page and "access_denied" in page
+    assert "&lt;b&gt;scanner&lt;/b&gt;, blocked" in page and "<b>scanner" not in page
+    assert oct((out / f"kura-audit-{month}.html").stat().st_mode & 0o777) == "0o600"
+    rows = list(csv.DictReader(io.StringIO((out / f"kura-audit-{month}-sources.csv").read_text())))
+    local = next(r for r in rows if r["source_ip"] == "127.0.0.1")
+    assert int(local["refused"]) == 4 and int(local["errors"]) == 2
+    changes = (out / f"kura-audit-{month}-changes.csv").read_text()
+    assert "cli.alerts.ack" in changes and "server.start" in changes and "cli.init" in changes
+    alerts_csv = list(csv.DictReader(io.StringIO(
+        (out / f"kura-audit-{month}-alerts.csv").read_text())))
+    assert alerts_csv[0]["status"] == "acknowledged"
+    assert any(r["action"] == "cli.report.monthly" for r in records(instance.data))
+
+    # A rewritten record: the report's first section says so.
+    rewrite_current(instance.data, lambda rs: [rs[0].replace(b'"cli:', b'"CLI:')] + rs[1:])
+    proc = run_kura("report", "monthly", "--data", str(instance.data), "--month", month, "--out",
+                    str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "異常 / FAILED" in (out / f"kura-audit-{month}.html").read_text()
+    # Months the index cannot answer for are refused, not reported as empty.
+    assert run_kura("report", "monthly", "--data", str(instance.data), "--month",
+                    "2001-01").returncode == 1
+    assert run_kura("report", "monthly", "--data", str(instance.data), "--month",
+                    "2026-13").returncode == 2
