@@ -213,10 +213,37 @@ KURA_MUST_CHECK int kura_audit_vkey(const char *origin,
                                     const uint8_t pk[KURA_SIGN_PUBLIC_KEY_BYTES],
                                     struct kura_buf *ret);
 
+/* ---- rotating the audit key (rotate.c) ------------------------------------------------------ */
+
+/* The text the old key signs to hand over to new_pk at record index:
+ * "kura-audit-key-rotation\n<origin>\n<index>\n<base64 new public key>\n". */
+KURA_MUST_CHECK int kura_audit_rotation_statement(const char *origin, uint64_t index,
+                                                  const uint8_t new_pk[KURA_SIGN_PUBLIC_KEY_BYTES],
+                                                  struct kura_buf *ret);
+/* Checks an audit.key record's detail {"old_key", "new_key", "new_vkey", "signature"} at index:
+ * old_key is old_pk and signed the statement. 0 with ret_new_pk; KURA_ESYNTAX (malformed),
+ * KURA_ECRYPTO (another old key, or a bad signature). */
+KURA_MUST_CHECK int kura_audit_rotation_check(json_t *detail, const char *origin, uint64_t index,
+                                              const uint8_t old_pk[KURA_SIGN_PUBLIC_KEY_BYTES],
+                                              uint8_t ret_new_pk[KURA_SIGN_PUBLIC_KEY_BYTES]);
+/* On a log opened without a writer thread (the CLI holds the data-folder lock): writes the
+ * rotation record signed by the current key, publishes it under the current key, then switches
+ * to new_key (borrowed for the log's lifetime) and publishes the same size under it. The caller
+ * installs new_key as keys/audit.key afterwards (docs/audit-format.md, "Key rotation"). */
+KURA_MUST_CHECK int kura_audit_rotate_key(struct kura_audit *a, const struct kura_sign_key *new_key,
+                                          const char *actor, uint64_t *ret_index);
+/* Only the switch: publishes what is unpublished under the current key, then the same size
+ * under new_key (finishing a rotation whose record is already in the log). */
+KURA_MUST_CHECK int kura_audit_switch_key(struct kura_audit *a,
+                                          const struct kura_sign_key *new_key);
+
 /* ---- reading, verifying, proving ---------------------------------------------------------- */
 
 struct kura_audit_verify_opts {
     const uint8_t *pk; /* audit public key (keys/audit.pub) */
+    /* Keys the log rotated away from, oldest first (keys/audit-retired.pub); may be empty. */
+    const uint8_t (*retired)[KURA_SIGN_PUBLIC_KEY_BYTES];
+    size_t n_retired;
     const char *origin;
     uint64_t heartbeat_interval_ms;   /* gaps beyond 2x this while running are reported */
     const char *const *witness_files; /* files holding witnessed checkpoints */

@@ -11,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Time of the last record of finished bundle n; KURA_ENOTFOUND when it is already gone. */
-static int bundle_last_time(int dirfd, uint64_t n, int64_t *ret)
+/* Time of the last record of finished bundle n, and whether it holds a key rotation (such a
+ * bundle is kept: verify needs the rotation record to follow the key chain); KURA_ENOTFOUND
+ * when it is already gone. The action is matched as written by the serialiser, with unescaped
+ * quotes, which text inside a JSON string cannot contain. */
+static int bundle_last_time(int dirfd, uint64_t n, int64_t *ret, bool *ret_rotation)
 {
     char path[TILE_PATH_MAX];
     tile_path(path, TILE_ENTRIES, n, 0);
@@ -27,6 +30,8 @@ static int bundle_last_time(int dirfd, uint64_t n, int64_t *ret)
         last = kura_str_make(data.ptr + off + 2, len);
         off += 2 + len;
     }
+    static const char rotation[] = "\"action\":\"audit.key\"";
+    *ret_rotation = r == 0 && memmem(data.ptr, data.len, rotation, sizeof(rotation) - 1);
     struct audit_record rec;
     struct kura_buf why = KURA_BUF_INIT(256);
     if (r == 0 && last.ptr && audit_record_parse(last.ptr, last.len, &rec, &why) == 0) {
@@ -47,7 +52,8 @@ int kura_audit_prune(struct kura_audit *a, int audit_dirfd, int64_t cutoff_ms, u
     uint64_t first = UINT64_MAX, end = 0; /* bundles [first, end) go */
     for (uint64_t n = 0; n < finished; n++) {
         int64_t t = 0;
-        int r = bundle_last_time(audit_dirfd, n, &t);
+        bool rotation = false;
+        int r = bundle_last_time(audit_dirfd, n, &t, &rotation);
         if (r == KURA_ENOTFOUND) {
             continue; /* pruned before */
         }
@@ -56,6 +62,9 @@ int kura_audit_prune(struct kura_audit *a, int audit_dirfd, int64_t cutoff_ms, u
         }
         if (t >= cutoff_ms) {
             break; /* bundles are in time order: nothing later is older */
+        }
+        if (rotation) {
+            continue; /* kept for ever, like the hash tiles */
         }
         first = first == UINT64_MAX ? n : first;
         end = n + 1;
@@ -80,15 +89,22 @@ int kura_audit_prune(struct kura_audit *a, int audit_dirfd, int64_t cutoff_ms, u
     if (r < 0) {
         return r; /* nothing deleted without its record */
     }
+    uint64_t kept = 0;
     for (uint64_t n = first; n < end; n++) {
         char path[TILE_PATH_MAX];
+        int64_t t = 0;
+        bool rotation = false;
         tile_path(path, TILE_ENTRIES, n, 0);
+        if (bundle_last_time(audit_dirfd, n, &t, &rotation) == 0 && rotation) {
+            kept++;
+            continue;
+        }
         if (unlinkat(audit_dirfd, path, 0) < 0 && errno != ENOENT) {
             return -errno;
         }
     }
     if (ret_pruned) {
-        *ret_pruned = end - first;
+        *ret_pruned = end - first - kept;
     }
     char num[KURA_NUM_STR_MAX];
     kura_log(KURA_LOG_INFO, "audit_pruned", "bundles", kura_fmt_u64(num, end - first), "before",

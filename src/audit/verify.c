@@ -24,6 +24,7 @@ struct cp_entry {
     uint64_t size;
     kura_hash root;
     const char *source;
+    size_t key; /* which key signed it: index into verifier.keys */
     bool checked;
 };
 
@@ -42,6 +43,11 @@ struct verifier {
     uint64_t first_missing; /* first record of a bundle found missing (UINT64_MAX: none) */
     struct cp_entry *cps;
     size_t ncps, cap;
+    /* The key chain: retired keys oldest first, then keys/audit.pub. Key i signs checkpoints of
+     * sizes [key_from[i], key_until[i]]; key_now is the key in force at pos. */
+    const uint8_t (*keys)[KURA_SIGN_PUBLIC_KEY_BYTES];
+    size_t nkeys, key_now;
+    uint64_t *key_from, *key_until;
 };
 
 static int bad(struct verifier *v, uint64_t index, const char *fmt, ...) KURA_PRINTF(3, 4);
@@ -62,7 +68,7 @@ static int bad(struct verifier *v, uint64_t index, const char *fmt, ...)
  */
 
 static int add_checkpoint(struct verifier *v, const struct kura_audit_checkpoint *cp,
-                          const char *source)
+                          const char *source, size_t key)
 {
     if (v->ncps == v->cap) {
         size_t cap = v->cap ? 2 * v->cap : 64;
@@ -77,8 +83,21 @@ static int add_checkpoint(struct verifier *v, const struct kura_audit_checkpoint
     e->size = cp->size;
     memcpy(e->root, cp->root, KURA_AUDIT_HASH_BYTES);
     e->source = source;
+    e->key = key;
     e->checked = false;
     return 0;
+}
+
+/* Opens a note with whichever key of the chain signed it (the current key first). */
+static int open_note(struct verifier *v, const char *p, size_t len,
+                     struct kura_audit_checkpoint *cp, size_t *ret_key)
+{
+    int rc = KURA_ECRYPTO;
+    for (size_t i = v->nkeys; i-- > 0 && rc == KURA_ECRYPTO;) {
+        rc = kura_audit_checkpoint_open(p, len, v->keys[i], v->o->origin, cp);
+        *ret_key = i;
+    }
+    return rc;
 }
 
 /* Finds every signed checkpoint of this origin in text: raw notes, notes with CRLF line ends
@@ -140,11 +159,10 @@ static int scan_notes(struct verifier *v, struct kura_buf *text, const char *sou
             end = nl + 1;
         }
         struct kura_audit_checkpoint cp;
-        int rc = lines == 4
-                     ? kura_audit_checkpoint_open(p, (size_t)(end - p), v->o->pk, origin, &cp)
-                     : KURA_ESYNTAX;
+        size_t key = 0;
+        int rc = lines == 4 ? open_note(v, p, (size_t)(end - p), &cp, &key) : KURA_ESYNTAX;
         if (rc == 0) {
-            int r = add_checkpoint(v, &cp, source);
+            int r = add_checkpoint(v, &cp, source, key);
             if (r < 0) {
                 return r;
             }
@@ -154,8 +172,8 @@ static int scan_notes(struct verifier *v, struct kura_buf *text, const char *sou
             /* A checkpoint of this origin that the audit key did not sign: history re-signed
              * with another key, or keys/audit.pub replaced. */
             return bad(v, 0,
-                       "a checkpoint of this log in %s is not signed by keys/audit.pub: the log "
-                       "was re-signed or the audit key replaced",
+                       "a checkpoint of this log in %s is not signed by keys/audit.pub or a "
+                       "retired key: the log was re-signed or the audit key replaced",
                        source);
         }
         p += olen;
@@ -231,6 +249,14 @@ static int check_checkpoints_at(struct verifier *v)
             have = true;
         }
         v->cps[i].checked = true;
+        size_t k = v->cps[i].key;
+        if (k > v->key_now || v->pos < v->key_from[k] || v->pos > v->key_until[k]) {
+            return bad(v, v->pos ? v->pos - 1 : 0,
+                       "a checkpoint of %llu records in %s is signed by %s key, which the log "
+                       "did not have in force at that size",
+                       (unsigned long long)v->pos, v->cps[i].source,
+                       k + 1 == v->nkeys ? "the current" : "a retired");
+        }
         if (memcmp(root, v->cps[i].root, KURA_AUDIT_HASH_BYTES) != 0) {
             return bad(v, v->pos ? v->pos - 1 : 0,
                        "the first %llu records do not hash to the root of a checkpoint in %s: "
@@ -281,6 +307,31 @@ static bool starts_run(const char *action)
     return strcmp(action, "server.start") == 0;
 }
 
+/* A key rotation: the key in force hands over to the next key of the chain. */
+static const char *rotate(struct verifier *v, const struct audit_record *r, char *msg, size_t size)
+{
+    uint8_t next[KURA_SIGN_PUBLIC_KEY_BYTES];
+    int rc = kura_audit_rotation_check(r->detail, v->o->origin, v->pos, v->keys[v->key_now], next);
+    if (rc < 0) {
+        (void)snprintf(msg, size,
+                       "record %llu rotates the audit key but is not signed by the key in force",
+                       (unsigned long long)v->pos);
+        return msg;
+    }
+    if (v->key_now + 1 >= v->nkeys ||
+        memcmp(next, v->keys[v->key_now + 1], KURA_SIGN_PUBLIC_KEY_BYTES) != 0) {
+        (void)snprintf(msg, size,
+                       "record %llu rotates the audit key to a key that is not the next in "
+                       "keys/audit-retired.pub and keys/audit.pub",
+                       (unsigned long long)v->pos);
+        return msg;
+    }
+    v->key_until[v->key_now] = v->pos + 1; /* it also signs the checkpoint of this record */
+    v->key_now++;
+    v->key_from[v->key_now] = v->pos + 1;
+    return NULL;
+}
+
 /* Updates the run state (server running, last heartbeat, pruning) from one record; returns an
  * error message, or NULL. */
 static const char *track(struct verifier *v, const struct audit_record *r, char *msg, size_t size)
@@ -302,6 +353,8 @@ static const char *track(struct verifier *v, const struct audit_record *r, char 
     }
     if (strcmp(r->action, "server.stop") == 0) {
         v->running = false;
+    } else if (strcmp(r->action, "audit.key") == 0) {
+        return rotate(v, r, msg, size);
     } else if (strcmp(r->action, "audit.pruned") == 0) {
         json_t *upto = json_object_get(r->detail, "up_to");
         if (json_is_integer(upto) && (uint64_t)json_integer_value(upto) > v->rep->pruned_upto) {
@@ -497,6 +550,11 @@ static int run(struct verifier *v)
                    "the bundle of record %llu is missing but no audit.pruned record covers it",
                    (unsigned long long)v->first_missing);
     }
+    if (v->key_now + 1 != v->nkeys) {
+        return bad(v, v->pos,
+                   "keys/audit-retired.pub lists %zu retired keys but the log rotated %zu times",
+                   v->nkeys - 1, v->key_now);
+    }
     for (size_t i = 0; i < v->ncps; i++) {
         if (!v->cps[i].checked) {
             return bad(v, v->pos,
@@ -506,6 +564,30 @@ static int run(struct verifier *v)
                        (unsigned long long)v->pos);
         }
     }
+    return 0;
+}
+
+/* The chain: retired keys, oldest first, then the current one. Until the log says otherwise
+ * the first key is in force for every size. */
+static int key_chain(struct verifier *v)
+{
+    v->nkeys = v->o->n_retired + 1;
+    uint8_t(*keys)[KURA_SIGN_PUBLIC_KEY_BYTES] = kura_calloc(v->nkeys, sizeof(*keys));
+    v->key_from = kura_calloc(v->nkeys, sizeof(uint64_t));
+    v->key_until = kura_calloc(v->nkeys, sizeof(uint64_t));
+    if (!keys || !v->key_from || !v->key_until) {
+        kura_free(keys);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < v->o->n_retired; i++) {
+        memcpy(keys[i], v->o->retired[i], KURA_SIGN_PUBLIC_KEY_BYTES);
+    }
+    memcpy(keys[v->o->n_retired], v->o->pk, KURA_SIGN_PUBLIC_KEY_BYTES);
+    for (size_t i = 0; i < v->nkeys; i++) {
+        v->key_from[i] = i == 0 ? 0 : UINT64_MAX;
+        v->key_until[i] = UINT64_MAX;
+    }
+    v->keys = (const uint8_t(*)[KURA_SIGN_PUBLIC_KEY_BYTES])keys;
     return 0;
 }
 
@@ -523,8 +605,14 @@ int kura_audit_verify(int audit_dirfd, const struct kura_audit_verify_opts *opts
     v->rep = ret;
     v->first_missing = UINT64_MAX;
     tlog_compact_init(&v->compact);
-    int r = run(v);
+    int r = key_chain(v);
+    if (r == 0) {
+        r = run(v);
+    }
     kura_free(v->cps);
+    kura_free((void *)v->keys);
+    kura_free(v->key_from);
+    kura_free(v->key_until);
     kura_free(v);
     return r < 0 ? r : 0;
 }

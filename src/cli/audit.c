@@ -23,6 +23,8 @@ struct audit_ctx {
     int auditfd;
     struct kura_conf *conf;
     uint8_t pk[KURA_SIGN_PUBLIC_KEY_BYTES];
+    uint8_t (*retired)[KURA_SIGN_PUBLIC_KEY_BYTES]; /* keys/audit-retired.pub, oldest first */
+    size_t n_retired;
     char origin[KURA_AUDIT_ORIGIN_MAX];
 };
 
@@ -31,6 +33,8 @@ static void ctx_release(struct audit_ctx *c)
     kura_closep(&c->auditfd);
     kura_closep(&c->datafd);
     c->conf = kura_conf_free(c->conf);
+    kura_free(c->retired);
+    c->retired = NULL;
 }
 
 /* Opens the folder, its configuration, the audit public key and origin. */
@@ -51,6 +55,9 @@ static int ctx_open(struct audit_ctx *c, const char *data, struct kura_buf *err)
     if (r == 0) {
         keys = openat(c->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         r = keys < 0 ? -errno : kura_sign_public_key_read(keys, "audit.pub", c->pk, err);
+        if (r == 0) {
+            r = cli_audit_retired_read(keys, &c->retired, &c->n_retired, err);
+        }
         kura_closep(&keys);
     }
     if (r == 0) {
@@ -162,14 +169,16 @@ static int run_verify(struct audit_ctx *ctx, uint64_t since, bool show_progress,
         ((char *)item.ptr)[item.len] = '\0';
         files[n++] = item.ptr;
     }
-    struct kura_audit_verify_opts o = {.pk = ctx->pk,
-                                       .origin = ctx->origin,
-                                       .heartbeat_interval_ms =
-                                           ctx->conf->audit.heartbeat_interval * 1000,
-                                       .witness_files = files,
-                                       .n_witness_files = n,
-                                       .since = since,
-                                       .progress = show_progress ? progress : NULL};
+    struct kura_audit_verify_opts o = {
+        .pk = ctx->pk,
+        .retired = (const uint8_t(*)[KURA_SIGN_PUBLIC_KEY_BYTES])ctx->retired,
+        .n_retired = ctx->n_retired,
+        .origin = ctx->origin,
+        .heartbeat_interval_ms = ctx->conf->audit.heartbeat_interval * 1000,
+        .witness_files = files,
+        .n_witness_files = n,
+        .since = since,
+        .progress = show_progress ? progress : NULL};
     int r = kura_audit_verify(ctx->auditfd, &o, rep);
     kura_free(list);
     return r;
@@ -372,7 +381,15 @@ static int cmd_key(int argc, char **argv)
     }
     if (r == 0) {
         (void)printf("%s\n", vkey.ptr);
-    } else {
+    }
+    for (size_t i = ctx.n_retired; r == 0 && i-- > 0;) {
+        kura_buf_reset(&vkey);
+        r = kura_audit_vkey(ctx.origin, ctx.retired[i], &vkey);
+        if (r == 0) {
+            (void)printf("retired: %s\n", vkey.ptr);
+        }
+    }
+    if (r < 0) {
         cli_error("audit key", "%s", err.len ? err.ptr : kura_strerror(r));
     }
     ctx_release(&ctx);
@@ -696,17 +713,15 @@ int cli_audit(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"verify", cmd_verify},
-                {"prove", cmd_prove},
-                {"consistency", cmd_consistency},
-                {"search", cmd_search},
-                {"key", cmd_key}};
+    } cmds[] = {{"verify", cmd_verify}, {"prove", cmd_prove}, {"consistency", cmd_consistency},
+                {"search", cmd_search}, {"key", cmd_key},     {"rotate-key", cli_audit_rotate_key}};
     for (size_t i = 0; argc >= 2 && i < KURA_ARRAY_SIZE(cmds); i++) {
         if (strcmp(argv[1], cmds[i].name) == 0) {
             return cmds[i].fn(argc - 1, argv + 1);
         }
     }
-    (void)fputs("usage: kura audit verify|prove|consistency|search|key --data DIR ...\n", stderr);
+    (void)fputs("usage: kura audit verify|prove|consistency|search|key|rotate-key --data DIR ...\n",
+                stderr);
     return CLI_EXIT_USAGE;
 }
 

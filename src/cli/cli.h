@@ -29,6 +29,10 @@ int cli_status(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_alerts(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_audit_rotate_key(int argc, char **argv);
+/* Reads keys/audit-retired.pub (absent: none) into a new array, oldest first. */
+KURA_MUST_CHECK int cli_audit_retired_read(int keys_fd, uint8_t (**ret)[KURA_SIGN_PUBLIC_KEY_BYTES],
+                                           size_t *ret_n, struct kura_buf *err);
 #ifdef KURA_TEST_HOOKS
 int cli_debug(int argc, char **argv);
 #endif
@@ -40,6 +44,7 @@ void cli_error(const char *cmd, const char *fmt, ...) KURA_PRINTF(2, 3);
 #define CLI_CONF_NAME "kura.conf"
 #define CLI_DB_NAME "kura.db"
 #define CLI_KEYS_DIR "keys"
+#define CLI_AUDIT_RETIRED "audit-retired.pub" /* in keys/: audit keys rotated away from */
 #define CLI_INSTALL_ID_NAME "install-id"
 #define CLI_INIT_MARKER ".kura-init" /* present while `kura init` is still writing */
 #define CLI_AUDIT_DIR "audit"

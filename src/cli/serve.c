@@ -152,6 +152,15 @@ static int load_keys(struct server *s, struct kura_buf *err)
         kura_buf_addf(err, "cannot open %s/keys: %s", s->data, kura_strerror(-errno));
         return -errno;
     }
+    struct stat st;
+    if (fstatat(keys, "audit.key.next", &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+        fstatat(keys, "audit.pub.next", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        kura_buf_addf(err,
+                      "an audit key rotation was interrupted: run kura audit rotate-key --data "
+                      "%s to finish it",
+                      s->data);
+        return KURA_ECONFIG;
+    }
     return kura_keyring_load(keys, NULL, &s->keys, err);
 }
 
