@@ -31,6 +31,7 @@
  *   mass_transfer      one user's file.read records within an hour reach
  *                      transfer_mb MiB or transfer_files files                 the actor
  *   off_hours          a user's file.* record inside [alerts] off_hours (UTC)   the actor
+ *   unusual_network    a user's record from outside [alerts] usual_networks     the actor
  *
  * A windowed rule keeps, per key, the count of its current and previous window and estimates
  * the sliding count as previous × (unexpired share of the window) + current: one comparison

@@ -1,8 +1,11 @@
 /* rules.c — the alert rules over audit records (alert.h has the table of rules). */
 #include "alert/alert.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define BUCKETS 16384 /* a power of two; 4 keys per bucket when the table is full */
 #define EVICT_PROBE 64
@@ -23,6 +26,7 @@ enum rule {
     R_MALFORMED,
     R_TRANSFER,
     R_OFFHOURS,
+    R_NETWORK,
     R_COUNT,
 };
 
@@ -52,6 +56,8 @@ static const struct rule_text texts[] = {
                     "one user read an unusual amount of data"},
     [R_OFFHOURS] = {"off_hours", "業務時間外にデータへアクセスがありました",
                     "data was accessed outside working hours"},
+    [R_NETWORK] = {"unusual_network", "通常と異なるネットワークから利用されました",
+                   "a user connected from outside the usual networks"},
 };
 
 static const struct rule_text operational[] = {
@@ -114,6 +120,8 @@ struct kura_alert_rules {
     int64_t next_sweep, next_full_sweep;
     bool off_hours;
     unsigned off_from, off_to; /* minutes of the UTC day */
+    struct kura_cidr networks[KURA_CONF_MAX_PROXIES];
+    size_t nnetworks;
 };
 
 static size_t bucket_of(const struct kura_alert_rules *rules, uint8_t rule, const char *key,
@@ -411,6 +419,27 @@ static int event_rules(const struct emit *e, const struct rec *r)
     return ret;
 }
 
+/* A user's request from an address outside [alerts] usual_networks. */
+static bool unusual_source(const struct kura_alert_rules *rules, const char *ip)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+    } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+    } else {
+        return false; /* not an address: nothing to compare */
+    }
+    for (size_t i = 0; i < rules->nnetworks; i++) {
+        if (kura_cidr_contains(&rules->networks[i], (const struct sockaddr *)&ss)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int request_rules(struct kura_alert_rules *rules, const struct emit *e, const struct rec *r)
 {
     const struct kura_conf *conf = rules->conf;
@@ -432,6 +461,10 @@ static int request_rules(struct kura_alert_rules *rules, const struct emit *e, c
         in_off_hours(rules, r->time)) {
         ret = hit(e, r, R_OFFHOURS, r->actor,
                   json_pack("{s:s}", "off_hours", conf->alerts.off_hours));
+    }
+    if (ret == 0 && rules->nnetworks > 0 && is_user(r->actor) && r->source_ip &&
+        unusual_source(rules, r->source_ip)) {
+        ret = hit(e, r, R_NETWORK, r->actor, NULL);
     }
     return ret;
 }
@@ -469,6 +502,17 @@ int kura_alert_rules_feed(struct kura_alert_rules *rules, json_t *record, uint64
     return ret == 0 ? request_rules(rules, &e, &r) : ret;
 }
 
+static int add_network(struct kura_str entry, void *ctx)
+{
+    struct kura_alert_rules *rules = ctx;
+    if (rules->nnetworks == KURA_CONF_MAX_PROXIES) {
+        return KURA_ETOOBIG;
+    }
+    int r = kura_conf_parse_cidr(entry.ptr, entry.len, &rules->networks[rules->nnetworks]);
+    rules->nnetworks += r == 0;
+    return r;
+}
+
 int kura_alert_rules_new(const struct kura_conf *conf, struct kura_alert_rules **ret)
 {
     if (sodium_init() < 0) {
@@ -480,6 +524,10 @@ int kura_alert_rules_new(const struct kura_conf *conf, struct kura_alert_rules *
     }
     rules->conf = conf;
     crypto_shorthash_keygen(rules->hash_key);
+    if (kura_conf_list_each(conf->alerts.usual_networks, KURA_CONF_MAX_PROXIES, add_network, rules,
+                            NULL) < 0) {
+        rules->nnetworks = 0; /* conf validated the list; not reached */
+    }
     if (conf->alerts.off_hours[0] &&
         kura_conf_parse_hours(conf->alerts.off_hours, &rules->off_from, &rules->off_to) == 0) {
         rules->off_hours = true;

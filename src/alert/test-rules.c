@@ -287,6 +287,28 @@ static void test_off_hours_including_midnight(void **state)
     stop();
 }
 
+static void test_unusual_network(void **state)
+{
+    (void)state;
+    start("[alerts]\nusual_networks = 10.0.0.0/8, 2001:db8::/32, 192.0.2.7\n");
+    feed(T0, "file.read", "user:a", "ok", NULL, "10.1.2.3");
+    feed(T0, "file.read", "user:a", "ok", NULL, "2001:db8::99");
+    feed(T0, "file.read", "user:a", "ok", NULL, "192.0.2.7");
+    feed(T0, "http.request", "anonymous", "ok", NULL, "198.51.100.1"); /* not a user */
+    feed(T0, "file.read", "user:a", "ok", NULL, "not-an-address");
+    assert_int_equal(hits.n, 0);
+    feed(T0, "file.read", "user:a", "ok", NULL, "192.0.2.8");
+    feed(T0, "auth.login", "user:b", "ok", NULL, "2001:db9::1");
+    assert_int_equal(hits.n, 2);
+    assert_string_equal(hits.rule[0], "unusual_network");
+    assert_string_equal(hits.key[1], "user:b");
+    stop();
+    start(""); /* off by default */
+    feed(T0, "file.read", "user:a", "ok", NULL, "203.0.113.1");
+    assert_int_equal(hits.n, 0);
+    stop();
+}
+
 static void test_changes_privilege_and_own_records(void **state)
 {
     (void)state;
@@ -411,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_malformed_requests),
         cmocka_unit_test(test_mass_transfer_by_files_and_by_bytes),
         cmocka_unit_test(test_off_hours_including_midnight),
+        cmocka_unit_test(test_unusual_network),
         cmocka_unit_test(test_changes_privilege_and_own_records),
         cmocka_unit_test(test_hostile_records),
         cmocka_unit_test(test_mail_text_of_hostile_keys_is_a_valid_mail),

@@ -88,6 +88,7 @@ struct kura_conf {
         uint64_t transfer_mb;
         uint64_t transfer_files;
         char *off_hours;
+        char *usual_networks;
     } alerts;
     struct {
         char *relay;

@@ -151,6 +151,9 @@ const struct conf_key kura_conf_keys[] = {
     {"alerts", "off_hours", STR(alerts, off_hours), "", 0, 0, NULL, NULL, valid_opt_hours,
      "empty (off), or HH:MM-HH:MM in UTC, e.g. 13:00-21:00 for 22:00-06:00 JST",
      "Data access by users in these hours raises an alert (optional rule)"},
+    {"alerts", "usual_networks", STR(alerts, usual_networks), "", 0, 0, NULL, NULL, valid_proxies,
+     "empty (off), or comma-separated addresses and ranges (CIDR), at most 64",
+     "Requests by users from outside these networks raise an alert (optional rule)"},
     /* [mail] */
     {"mail", "relay", STR(mail, relay), "", 0, 0, NULL, NULL, valid_opt_relay,
      "empty (mail disabled), or host:port of the SMTP relay",
