@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "audit/audit.h"
 
@@ -21,6 +22,10 @@ struct tlog_compact {
     uint64_t size;
     unsigned count;
     kura_hash hashes[64];
+    /* tile_root[l]: right after an append that completed a tile of level l (a perfect subtree
+     * of 2^(8(l+1)) leaves), that tile's root, met while merging: the writer and verify need it
+     * for the level above and would otherwise hash the tile's 255 nodes a second time. */
+    kura_hash tile_root[8];
 };
 
 void tlog_compact_init(struct tlog_compact *c);
@@ -100,20 +105,38 @@ int audit_fragment(const struct kura_audit_event *ev, struct kura_buf *out);
 int audit_record_compose(uint64_t index, int64_t time_ms, const kura_hash prev,
                          const char *fragment, size_t fragment_len, struct kura_buf *out);
 
-/* What the verifier needs from a record; strings point into `doc` (json_decref it). */
+/* What the verifier and the search index need from a record. The strings are NUL-terminated, NULL
+ * for JSON null; they live in `strings` (audit_record_scan) or in `doc` (the full parse).
+ * audit_record_release frees what a record holds. */
+#define AUDIT_RECORD_STRINGS (5 * (KURA_AUDIT_FIELD_MAX + 4) + KURA_AUDIT_OBJECT_MAX + 4)
 struct audit_record {
-    json_t *doc;
+    json_t *doc;    /* the whole record, when it needed jansson; else NULL */
+    json_t *detail; /* borrowed from doc, or parsed from detail_text by audit_record_detail */
+    bool detail_parsed;
     uint64_t index;
     int64_t time_ms;
     kura_hash prev;
-    const char *action;
-    const char *actor;
-    json_t *detail;
+    bool elevated;
+    uint64_t bytes;
+    const char *result; /* "ok", "denied" or "error" */
+    const char *actor, *source_ip, *request_id, *action, *object;
+    struct kura_str detail_text; /* the detail's JSON inside the record text (scan only) */
+    char strings[AUDIT_RECORD_STRINGS];
 };
 
-/* Parses and checks a record's structure: exactly the keys of audit_record_keys in order, with
- * the right types. KURA_ECORRUPT with the reason in why. */
+/* Reads and checks a record: exactly the keys of audit_record_keys in order, with the right
+ * types (docs/audit-format.md). Tries audit_record_scan first, then jansson. KURA_ECORRUPT with
+ * the reason in why. The record text must outlive r until audit_record_detail was called. */
 int audit_record_parse(const char *rec, size_t len, struct audit_record *ret, struct kura_buf *why);
+/* The fast path alone (scan.c): 0 when the record is in the writer's exact form and holds nothing
+ * that needs jansson to judge; KURA_ESYNTAX otherwise (which says nothing about validity). */
+int audit_record_scan(const char *rec, size_t len, struct audit_record *ret);
+/* The full parse alone, with jansson. */
+int audit_record_parse_full(const char *rec, size_t len, struct audit_record *ret,
+                            struct kura_buf *why);
+/* The detail object (borrowed, valid until audit_record_release), or NULL for null. */
+json_t *audit_record_detail(struct audit_record *r);
+void audit_record_release(struct audit_record *r);
 /* Parses "2026-11-22T00:00:00.000Z" (exactly that form) into ms since the epoch. */
 int audit_time_parse(const char *s, int64_t *ret_ms);
 

@@ -49,6 +49,7 @@
 
 #define KURA_AUDIT_RECORD_MAX 16384    /* bytes of one record */
 #define KURA_AUDIT_DETAIL_MAX 8192     /* bytes of the serialised detail object */
+#define KURA_AUDIT_DETAIL_DEPTH 64     /* nesting of the detail (a reader's parser has limits) */
 #define KURA_AUDIT_AGENT_MAX 512       /* user agent, longer ones are cut (and marked) */
 #define KURA_AUDIT_OBJECT_MAX 4096     /* object (a path, an id) */
 #define KURA_AUDIT_FIELD_MAX 256       /* actor, roles, session, request id, action, reason */

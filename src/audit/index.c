@@ -14,7 +14,7 @@
 
 struct batch {
     struct kura_audit_row rows[INDEX_BATCH];
-    json_t *docs[INDEX_BATCH];
+    struct audit_record recs[INDEX_BATCH]; /* the rows' strings */
     char *texts[INDEX_BATCH];
     size_t n;
 };
@@ -22,46 +22,39 @@ struct batch {
 static void batch_clear(struct batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        json_decref(b->docs[i]);
+        audit_record_release(&b->recs[i]);
         kura_free(b->texts[i]);
     }
     b->n = 0;
 }
 
-static const char *str_of(json_t *doc, const char *key)
-{
-    return json_string_value(json_object_get(doc, key)); /* NULL for null */
-}
-
-/* Turns a record into a row (its strings point into the parsed document). */
+/* Turns a record into a row (its strings point into the batch's copy of the record). */
 static int add_record(struct batch *b, struct kura_str rec, uint64_t index)
 {
-    struct audit_record r;
+    struct audit_record *r = &b->recs[b->n];
     struct kura_buf why = KURA_BUF_INIT(256);
-    int rc = audit_record_parse(rec.ptr, rec.len, &r, &why);
+    int rc = audit_record_parse(rec.ptr, rec.len, r, &why);
     kura_buf_release(&why);
     if (rc < 0) {
         return rc; /* verify names it; the index cannot hold it */
     }
     char *text = kura_strndup(rec.ptr, rec.len);
     if (!text) {
-        json_decref(r.doc);
+        audit_record_release(r);
         return -ENOMEM;
     }
-    json_t *bytes = json_object_get(r.doc, "bytes");
     b->rows[b->n] = (struct kura_audit_row){
         .idx = index,
-        .time = r.time_ms,
-        .actor = r.actor,
-        .action = r.action,
-        .object = str_of(r.doc, "object"),
-        .result = str_of(r.doc, "result"),
-        .source_ip = str_of(r.doc, "source_ip"),
-        .request_id = str_of(r.doc, "request_id"),
-        .bytes = json_is_integer(bytes) ? (uint64_t)json_integer_value(bytes) : 0,
+        .time = r->time_ms,
+        .actor = r->actor,
+        .action = r->action,
+        .object = r->object,
+        .result = r->result,
+        .source_ip = r->source_ip,
+        .request_id = r->request_id,
+        .bytes = r->bytes,
         .record = text,
     };
-    b->docs[b->n] = r.doc;
     b->texts[b->n] = text;
     b->n++;
     return 0;

@@ -64,6 +64,36 @@ static void add_string(struct kura_buf *b, const char *s, size_t max)
     kura_buf_addc(b, '"');
 }
 
+/* True when v nests at most `left` levels of objects and arrays. */
+static bool shallow(json_t *v, int left)
+{
+    const char *key;
+    json_t *item;
+    size_t i;
+    if (!json_is_object(v) && !json_is_array(v)) {
+        return true;
+    }
+    if (left == 0) {
+        return false;
+    }
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, item)
+        {
+            if (!shallow(item, left - 1)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    json_array_foreach(v, i, item)
+    {
+        if (!shallow(item, left - 1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int audit_fragment(const struct kura_audit_event *ev, struct kura_buf *out)
 {
     kura_buf_adds(out, "\"actor\":");
@@ -82,8 +112,9 @@ int audit_fragment(const struct kura_audit_event *ev, struct kura_buf *out)
     add_string(out, ev->action ? ev->action : "unknown", KURA_AUDIT_FIELD_MAX);
     kura_buf_adds(out, ",\"object\":");
     add_string(out, ev->object, KURA_AUDIT_OBJECT_MAX);
-    kura_buf_addf(out,
-                  ",\"bytes\":%llu,\"result\":\"%s\",\"reason\":", (unsigned long long)ev->bytes,
+    /* A JSON reader's integers are int64_t (jansson's are): larger counts are clamped. */
+    uint64_t bytes = ev->bytes > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : ev->bytes;
+    kura_buf_addf(out, ",\"bytes\":%llu,\"result\":\"%s\",\"reason\":", (unsigned long long)bytes,
                   result_names[ev->result <= KURA_AUDIT_ERROR ? ev->result : KURA_AUDIT_ERROR]);
     add_string(out, ev->reason, KURA_AUDIT_FIELD_MAX);
     kura_buf_adds(out, ",\"detail\":");
@@ -93,6 +124,10 @@ int audit_fragment(const struct kura_audit_event *ev, struct kura_buf *out)
     }
     if (!json_is_object(ev->detail)) {
         return -EINVAL;
+    }
+    if (!shallow(ev->detail, KURA_AUDIT_DETAIL_DEPTH)) {
+        kura_buf_adds(out, "{\"truncated\":true}");
+        return kura_buf_err(out);
     }
     char *d = json_dumps(ev->detail, JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (!d) {
@@ -134,6 +169,18 @@ static int parse_digits(const char *s, size_t n, int *ret)
     return 0;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): glibc's
+ * timegm consults the time zone machinery and was a tenth of verify's time. */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int64_t)era * 146097 + doe - 719468;
+}
+
 int audit_time_parse(const char *s, int64_t *ret_ms)
 {
     /* 2026-11-22T00:00:00.000Z */
@@ -147,17 +194,13 @@ int audit_time_parse(const char *s, int64_t *ret_ms)
         parse_digits(s + 17, 2, &se) || parse_digits(s + 20, 3, &ms)) {
         return KURA_ESYNTAX;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
-        return KURA_ESYNTAX;
+    bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
+        se > 59) {
+        return KURA_ESYNTAX; /* the writer never writes a leap second or a normalisable date */
     }
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    *ret_ms = (int64_t)t * 1000 + ms;
+    *ret_ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + se * 1000 + ms;
     return 0;
 }
 
@@ -189,7 +232,13 @@ static int fail(struct kura_buf *why, const char *msg)
     return KURA_ECORRUPT;
 }
 
-int audit_record_parse(const char *rec, size_t len, struct audit_record *ret, struct kura_buf *why)
+static const char *string_of(json_t *doc, const char *key)
+{
+    return json_string_value(json_object_get(doc, key)); /* NULL for null */
+}
+
+int audit_record_parse_full(const char *rec, size_t len, struct audit_record *ret,
+                            struct kura_buf *why)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -211,21 +260,75 @@ int audit_record_parse(const char *rec, size_t len, struct audit_record *ret, st
     }
     json_t *index = json_object_get(doc, "index"), *time = json_object_get(doc, "time");
     json_t *prev = json_object_get(doc, "prev"), *action = json_object_get(doc, "action");
-    json_t *detail = json_object_get(doc, "detail");
-    struct audit_record r = {.doc = doc};
+    json_t *detail = json_object_get(doc, "detail"), *bytes = json_object_get(doc, "bytes");
+    const char *result = string_of(doc, "result");
+    /* The other fields' types too (docs/audit-format.md): strings or null, a boolean, a
+     * non-negative integer and one of the three results. */
+    bool others = json_is_boolean(json_object_get(doc, "elevated")) && json_is_integer(bytes) &&
+                  json_integer_value(bytes) >= 0 && result &&
+                  (strcmp(result, "ok") == 0 || strcmp(result, "denied") == 0 ||
+                   strcmp(result, "error") == 0);
+    static const char *const nullable[] = {"actor",      "roles",      "session", "source_ip",
+                                           "user_agent", "request_id", "object",  "reason"};
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(nullable); i++) {
+        json_t *v = json_object_get(doc, nullable[i]);
+        others = others && (json_is_string(v) || json_is_null(v));
+    }
+    memset(ret, 0, offsetof(struct audit_record, strings));
     if (k != AUDIT_RECORD_NKEYS || !json_is_integer(index) || json_integer_value(index) < 0 ||
-        !json_is_string(time) || audit_time_parse(json_string_value(time), &r.time_ms) < 0 ||
-        !json_is_string(prev) || hex_to_hash(json_string_value(prev), r.prev) < 0 ||
-        !json_is_string(action) || !(json_is_object(detail) || json_is_null(detail))) {
+        !json_is_string(time) || audit_time_parse(json_string_value(time), &ret->time_ms) < 0 ||
+        !json_is_string(prev) || hex_to_hash(json_string_value(prev), ret->prev) < 0 ||
+        !json_is_string(action) || !(json_is_object(detail) || json_is_null(detail)) || !others) {
         json_decref(doc);
         return fail(why, "record fields have the wrong types or formats");
     }
-    r.index = (uint64_t)json_integer_value(index);
-    r.action = json_string_value(action);
-    r.actor = json_string_value(json_object_get(doc, "actor"));
-    r.detail = detail;
-    *ret = r;
+    ret->doc = doc;
+    ret->index = (uint64_t)json_integer_value(index);
+    ret->elevated = json_is_true(json_object_get(doc, "elevated"));
+    ret->bytes = (uint64_t)json_integer_value(bytes);
+    ret->result = result;
+    ret->actor = string_of(doc, "actor");
+    ret->source_ip = string_of(doc, "source_ip");
+    ret->request_id = string_of(doc, "request_id");
+    ret->action = json_string_value(action);
+    ret->object = string_of(doc, "object");
+    ret->detail = json_is_object(detail) ? detail : NULL;
+    ret->detail_parsed = true;
     return 0;
+}
+
+int audit_record_parse(const char *rec, size_t len, struct audit_record *ret, struct kura_buf *why)
+{
+    if (audit_record_scan(rec, len, ret) == 0) {
+        return 0;
+    }
+    return audit_record_parse_full(rec, len, ret, why);
+}
+
+json_t *audit_record_detail(struct audit_record *r)
+{
+    if (!r->detail_parsed) {
+        /* The scan checked it; jansson builds it only for the few records whose detail is read. */
+        r->detail =
+            json_loadb(r->detail_text.ptr, r->detail_text.len, JSON_REJECT_DUPLICATES, NULL);
+        if (r->detail && !json_is_object(r->detail)) {
+            json_decref(r->detail);
+            r->detail = NULL;
+        }
+        r->detail_parsed = true;
+    }
+    return r->detail;
+}
+
+void audit_record_release(struct audit_record *r)
+{
+    if (r->doc) {
+        json_decref(r->doc); /* detail is borrowed from it */
+    } else if (r->detail) {
+        json_decref(r->detail);
+    }
+    r->doc = NULL;
+    r->detail = NULL;
 }
 
 int kura_audit_time_parse(const char *s, int64_t *ret_ms)

@@ -36,7 +36,7 @@ static int bundle_last_time(int dirfd, uint64_t n, int64_t *ret, bool *ret_rotat
     struct kura_buf why = KURA_BUF_INIT(256);
     if (r == 0 && last.ptr && audit_record_parse(last.ptr, last.len, &rec, &why) == 0) {
         *ret = rec.time_ms;
-        json_decref(rec.doc);
+        audit_record_release(&rec);
     } else if (r == 0) {
         r = KURA_ECORRUPT;
     }

@@ -41,7 +41,21 @@ static void test_exact_form(void **state)
     assert_int_equal(r.index, 7);
     assert_int_equal(r.time_ms, 1795305493123);
     assert_string_equal(r.action, "server.start");
-    json_decref(r.doc);
+    assert_string_equal(r.actor, "system");
+    assert_null(r.object);
+    assert_int_equal(r.bytes, 5);
+    assert_string_equal(r.result, "ok");
+    /* The writer's own form is read without jansson; the detail is parsed when asked for. */
+    assert_null(r.doc);
+    assert_true(json_equal(audit_record_detail(&r), detail));
+    audit_record_release(&r);
+    /* The full parse gives the same. */
+    assert_int_equal(audit_record_parse_full(rec, strlen(rec), &r, &why), 0);
+    assert_non_null(r.doc);
+    assert_int_equal(r.index, 7);
+    assert_string_equal(r.action, "server.start");
+    assert_true(json_equal(audit_record_detail(&r), detail));
+    audit_record_release(&r);
     json_decref(detail);
     kura_free(rec);
     kura_buf_release(&why);
@@ -66,10 +80,11 @@ static void test_hostile_strings(void **state)
     struct audit_record r;
     struct kura_buf why = KURA_BUF_INIT(1024);
     assert_int_equal(audit_record_parse(rec, strlen(rec), &r, &why), 0);
-    assert_string_equal(json_string_value(json_object_get(r.doc, "object")),
-                        "/dav/\",\"result\":\"ok");
-    assert_string_equal(json_string_value(json_object_get(r.doc, "result")), "denied");
-    json_decref(r.doc);
+    assert_string_equal(r.object, "/dav/\",\"result\":\"ok");
+    assert_string_equal(r.actor, "a\"b\\c");
+    assert_string_equal(r.result, "denied");
+    assert_non_null(r.doc); /* escapes in returned strings: jansson decodes them */
+    audit_record_release(&r);
     kura_free(rec);
     kura_buf_release(&why);
 }
@@ -89,10 +104,12 @@ static void test_limits(void **state)
     assert_non_null(strstr(rec, "\xe8\x94\xb5\xe2\x80\xa6\",\"request_id\""));
     struct audit_record r;
     struct kura_buf why = KURA_BUF_INIT(1024);
-    assert_int_equal(audit_record_parse(rec, strlen(rec), &r, &why), 0);
+    assert_int_equal(audit_record_parse_full(rec, strlen(rec), &r, &why), 0);
     assert_true(strlen(json_string_value(json_object_get(r.doc, "user_agent"))) <=
                 KURA_AUDIT_AGENT_MAX + 3);
-    json_decref(r.doc);
+    audit_record_release(&r);
+    assert_int_equal(audit_record_scan(rec, strlen(rec), &r), 0);
+    audit_record_release(&r);
     kura_free(rec);
     /* An oversized detail is replaced, not cut into invalid JSON. */
     json_t *big = json_object();
@@ -140,6 +157,101 @@ static void test_parse_refusals(void **state)
     assert_int_equal(audit_time_parse("2026-13-01T00:00:00.000Z", &ms), KURA_ESYNTAX);
     assert_int_equal(audit_time_parse("1970-01-01T00:00:01.002Z", &ms), 0);
     assert_int_equal(ms, 1002);
+    /* Dates are checked, not normalised (timegm would move Feb 30 to March). */
+    assert_int_equal(audit_time_parse("2026-02-29T00:00:00.000Z", &ms), KURA_ESYNTAX);
+    assert_int_equal(audit_time_parse("2026-04-31T00:00:00.000Z", &ms), KURA_ESYNTAX);
+    assert_int_equal(audit_time_parse("2026-11-22T00:00:60.000Z", &ms), KURA_ESYNTAX);
+    assert_int_equal(audit_time_parse("2100-02-29T00:00:00.000Z", &ms), KURA_ESYNTAX);
+    assert_int_equal(audit_time_parse("2000-02-29T23:59:59.999Z", &ms), 0);
+    assert_int_equal(ms, 951868799999);
+    assert_int_equal(audit_time_parse("0000-01-01T00:00:00.000Z", &ms), 0);
+    assert_int_equal(ms, -62167219200000);
+    assert_int_equal(audit_time_parse("9999-12-31T23:59:59.999Z", &ms), 0);
+    assert_int_equal(ms, 253402300799999);
+}
+
+/* A record of the writer's layout with the given roles (raw JSON), action and detail. */
+static char *layout(const char *roles, const char *action, const char *detail)
+{
+    struct kura_buf b = KURA_BUF_INIT(1 << 20);
+    kura_buf_addf(&b,
+                  "{\"index\":3,\"time\":\"2026-11-21T23:58:13.123Z\",\"prev\":\""
+                  "00000000000000000000000000000000000000000000000000000000000000ff\","
+                  "\"actor\":\"user:a\",\"roles\":%s,\"elevated\":true,\"session\":null,"
+                  "\"source_ip\":\"192.0.2.1\",\"user_agent\":null,\"request_id\":\"r1\","
+                  "\"action\":%s,\"object\":\"/x\",\"bytes\":12,\"result\":\"error\","
+                  "\"reason\":null,\"detail\":%s}",
+                  roles, action, detail);
+    assert_int_equal(kura_buf_err(&b), 0);
+    return b.ptr;
+}
+
+/* The scan reads what it can judge completely and hands everything else to jansson, which
+ * decides; both agree on the values. */
+static void test_scan_and_full_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *roles, *action, *detail;
+        bool scanned, valid;
+    } cases[] = {
+        {"\"auditor\"", "\"http.get\"", "{\"a\":[1,-2.5,true,null,\"\\u00e9\"],\"b\":{}}", true,
+         true},
+        {"\"x\\ty\"", "\"http.get\"", "null", true, true}, /* escapes in an unread field */
+        {"null", "\"http\\/get\"", "null", false, true},   /* escape in a read field */
+        {"null", "\"a\"", "{\"n\":1e3}", false, true},     /* exponent */
+        {"null", "\"a\"", "{\"n\":1234567890123456789}", false, true}, /* 19 digits */
+        {"null", "\"a\"", "{\"k\\u0041\":1}", false, true},            /* escaped key */
+        {"null", "\"a\"",
+         "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
+         "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}}}}}}}}}",
+         false, true},                                        /* deeper than the scan goes */
+        {"\"\\ud83d\\ude00\"", "\"a\"", "null", false, true}, /* a surrogate pair */
+        {"null", "\"a\"", "{\"k\":1,\"k\":2}", false, false}, /* duplicate key */
+        {"\"\\u0000\"", "\"a\"", "null", false, false},       /* NUL */
+        {"\"\xc0\xaf\"", "\"a\"", "null", false, false},      /* overlong UTF-8 */
+        {"\"a\tb\"", "\"a\"", "null", false, false},          /* raw control character */
+        {"null", "null", "null", false, false},               /* action must be a string */
+        {"null", "\"a\"", "{\"n\":01}", false, false},        /* leading zero */
+        {"null", "\"a\"", "[]", false, false},                /* detail not an object */
+    };
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(cases); i++) {
+        char *rec = layout(cases[i].roles, cases[i].action, cases[i].detail);
+        struct audit_record fast, full;
+        struct kura_buf why = KURA_BUF_INIT(1024);
+        int scanned = audit_record_scan(rec, strlen(rec), &fast);
+        int parsed = audit_record_parse_full(rec, strlen(rec), &full, &why);
+        if (scanned != (cases[i].scanned ? 0 : KURA_ESYNTAX) ||
+            parsed != (cases[i].valid ? 0 : KURA_ECORRUPT)) {
+            fail_msg("case %zu: scan %d, parse %d: %s", i, scanned, parsed, rec);
+        }
+        if (scanned == 0) {
+            assert_int_equal(fast.index, full.index);
+            assert_int_equal(fast.time_ms, full.time_ms);
+            assert_memory_equal(fast.prev, full.prev, KURA_AUDIT_HASH_BYTES);
+            assert_true(fast.elevated && full.elevated);
+            assert_int_equal(fast.bytes, full.bytes);
+            assert_string_equal(fast.result, full.result);
+            assert_string_equal(fast.actor, full.actor);
+            assert_string_equal(fast.action, full.action);
+            assert_string_equal(fast.object, full.object);
+            assert_string_equal(fast.source_ip, full.source_ip);
+            assert_string_equal(fast.request_id, full.request_id);
+            json_t *a = audit_record_detail(&fast), *b = audit_record_detail(&full);
+            assert_true((a == NULL && b == NULL) || json_equal(a, b));
+            audit_record_release(&fast);
+        }
+        if (parsed == 0) {
+            audit_record_release(&full);
+        }
+        assert_int_equal(audit_record_parse(rec, strlen(rec), &full, &why),
+                         cases[i].valid ? 0 : KURA_ECORRUPT);
+        if (cases[i].valid) {
+            audit_record_release(&full);
+        }
+        kura_buf_release(&why);
+        kura_free(rec);
+    }
 }
 
 int main(void)
@@ -149,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_hostile_strings),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_scan_and_full_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,12 +153,47 @@ static void test_consistency_proofs(void **state)
     }
 }
 
+/* The compact range hands out each completed tile's root: the same as hashing the tile. */
+static void test_tile_roots(void **state)
+{
+    (void)state;
+    enum { W = KURA_AUDIT_TILE_WIDTH };
+    struct tlog_compact *c = kura_calloc(1, sizeof(*c));
+    kura_hash *level0 = kura_calloc(W, sizeof(kura_hash)),
+              *level1 = kura_calloc(W, sizeof(kura_hash));
+    assert_non_null(c);
+    assert_non_null(level0);
+    assert_non_null(level1);
+    tlog_compact_init(c);
+    for (uint32_t i = 0; i < W * W; i++) {
+        kura_hash leaf;
+        assert_int_equal(tlog_leaf_hash(&i, sizeof(i), leaf), 0);
+        assert_int_equal(tlog_compact_append(c, leaf), 0);
+        memcpy(level0[i % W], leaf, sizeof(leaf));
+        if (i % W == W - 1) {
+            kura_hash want;
+            assert_int_equal(tlog_perfect_root((const kura_hash *)level0, W, want), 0);
+            assert_memory_equal(c->tile_root[0], want, sizeof(want));
+            memcpy(level1[i / W], want, sizeof(want));
+        }
+    }
+    kura_hash want, root;
+    assert_int_equal(tlog_perfect_root((const kura_hash *)level1, W, want), 0);
+    assert_memory_equal(c->tile_root[1], want, sizeof(want));
+    assert_int_equal(tlog_compact_root(c, root), 0); /* 65,536 leaves: one perfect tree */
+    assert_memory_equal(root, want, sizeof(want));
+    kura_free(level1);
+    kura_free(level0);
+    kura_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_roots),
         cmocka_unit_test(test_inclusion_proofs),
         cmocka_unit_test(test_consistency_proofs),
+        cmocka_unit_test(test_tile_roots),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     kura_sha256_thread_done();

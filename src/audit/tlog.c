@@ -16,10 +16,10 @@ int tlog_leaf_hash(const void *record, size_t len, kura_hash ret)
 
 int tlog_node_hash(const kura_hash left, const kura_hash right, kura_hash ret)
 {
-    struct kura_str parts[3] = {{"\x01", 1},
-                                {(const char *)left, KURA_AUDIT_HASH_BYTES},
-                                {(const char *)right, KURA_AUDIT_HASH_BYTES}};
-    return kura_sha256_parts(ret, parts, 3);
+    uint8_t node[1 + 2 * KURA_AUDIT_HASH_BYTES] = {0x01}; /* one update is cheaper than three */
+    memcpy(node + 1, left, KURA_AUDIT_HASH_BYTES);
+    memcpy(node + 1 + KURA_AUDIT_HASH_BYTES, right, KURA_AUDIT_HASH_BYTES);
+    return kura_sha256(ret, node, sizeof(node));
 }
 
 int tlog_perfect_root(const kura_hash *hashes, size_t n, kura_hash ret)
@@ -45,6 +45,7 @@ int tlog_compact_append(struct tlog_compact *c, const kura_hash leaf)
 {
     memcpy(c->hashes[c->count++], leaf, KURA_AUDIT_HASH_BYTES);
     /* Each trailing 1 bit of the old size is a subtree of equal height to merge with. */
+    unsigned merges = 0;
     for (uint64_t s = c->size; s & 1; s >>= 1) {
         int r = tlog_node_hash(c->hashes[c->count - 2], c->hashes[c->count - 1],
                                c->hashes[c->count - 2]);
@@ -52,6 +53,12 @@ int tlog_compact_append(struct tlog_compact *c, const kura_hash leaf)
             return r;
         }
         c->count--;
+        merges++;
+        if (merges % KURA_AUDIT_TILE_HEIGHT == 0 &&
+            merges / KURA_AUDIT_TILE_HEIGHT <= KURA_ARRAY_SIZE(c->tile_root)) {
+            memcpy(c->tile_root[merges / KURA_AUDIT_TILE_HEIGHT - 1], c->hashes[c->count - 1],
+                   KURA_AUDIT_HASH_BYTES);
+        }
     }
     c->size++;
     return 0;

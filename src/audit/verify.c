@@ -141,6 +141,12 @@ static int scan_notes(struct verifier *v, struct kura_buf *text, const char *sou
          * is not one. */
         const char *end = p;
         const char *limit = text->ptr + text->len;
+        if ((size_t)(limit - p) <= olen || p[olen] != '\n') {
+            /* Not this origin's line: a longer origin that starts with ours, or the origin
+             * inside other text (a record, a verifier key, a signature line). */
+            p += olen;
+            continue;
+        }
         int lines = 0;
         while (end < limit && lines < 4) {
             const char *nl = memchr(end, '\n', (size_t)(limit - end));
@@ -153,7 +159,11 @@ static int scan_notes(struct verifier *v, struct kura_buf *text, const char *sou
         while (lines == 4 && end < limit && limit - end >= 4 &&
                memcmp(end, "\xe2\x80\x94 ", 4) == 0) {
             const char *nl = memchr(end, '\n', (size_t)(limit - end));
-            if (!nl) {
+            /* Only lines the note parser accepts: junk after a signature must not make the
+             * whole note unreadable and so hide a checkpoint that proves tampering. */
+            if (!nl || memchr(end, '\0', (size_t)(nl - end)) ||
+                !kura_utf8_valid(end, (size_t)(nl - end)) ||
+                (size_t)(nl + 1 - p) > AUDIT_NOTE_MAX) {
                 break;
             }
             end = nl + 1;
@@ -289,11 +299,9 @@ static int add_leaf(struct verifier *v, const kura_hash leaf)
                        r < 0 ? "missing or damaged" : "not the hash of the records below it");
         }
         if (l + 1 < LEVELS) {
-            r = tlog_perfect_root((const kura_hash *)v->level[l], KURA_AUDIT_TILE_WIDTH,
-                                  v->level[l + 1][v->level_count[l + 1]++]);
-            if (r < 0) {
-                return r;
-            }
+            /* The tile's root: the append that completed it has just computed it. */
+            memcpy(v->level[l + 1][v->level_count[l + 1]++], v->compact.tile_root[l],
+                   KURA_AUDIT_HASH_BYTES);
         }
         v->level_count[l] = 0;
     }
@@ -308,10 +316,11 @@ static bool starts_run(const char *action)
 }
 
 /* A key rotation: the key in force hands over to the next key of the chain. */
-static const char *rotate(struct verifier *v, const struct audit_record *r, char *msg, size_t size)
+static const char *rotate(struct verifier *v, struct audit_record *r, char *msg, size_t size)
 {
     uint8_t next[KURA_SIGN_PUBLIC_KEY_BYTES];
-    int rc = kura_audit_rotation_check(r->detail, v->o->origin, v->pos, v->keys[v->key_now], next);
+    int rc = kura_audit_rotation_check(audit_record_detail(r), v->o->origin, v->pos,
+                                       v->keys[v->key_now], next);
     if (rc < 0) {
         (void)snprintf(msg, size,
                        "record %llu rotates the audit key but is not signed by the key in force",
@@ -334,7 +343,7 @@ static const char *rotate(struct verifier *v, const struct audit_record *r, char
 
 /* Updates the run state (server running, last heartbeat, pruning) from one record; returns an
  * error message, or NULL. */
-static const char *track(struct verifier *v, const struct audit_record *r, char *msg, size_t size)
+static const char *track(struct verifier *v, struct audit_record *r, char *msg, size_t size)
 {
     if (strcmp(r->action, "audit.heartbeat") == 0 || starts_run(r->action)) {
         uint64_t limit = 2 * v->o->heartbeat_interval_ms;
@@ -356,7 +365,7 @@ static const char *track(struct verifier *v, const struct audit_record *r, char 
     } else if (strcmp(r->action, "audit.key") == 0) {
         return rotate(v, r, msg, size);
     } else if (strcmp(r->action, "audit.pruned") == 0) {
-        json_t *upto = json_object_get(r->detail, "up_to");
+        json_t *upto = json_object_get(audit_record_detail(r), "up_to");
         if (json_is_integer(upto) && (uint64_t)json_integer_value(upto) > v->rep->pruned_upto) {
             v->rep->pruned_upto = (uint64_t)json_integer_value(upto);
         }
@@ -394,7 +403,7 @@ static int check_record(struct verifier *v, const char *rec, size_t len, const k
     kura_buf_release(&why);
     if (parsed) {
         v->prev_time = r.time_ms;
-        json_decref(r.doc);
+        audit_record_release(&r);
     }
     memcpy(v->prev, leaf, KURA_AUDIT_HASH_BYTES);
     /* Before --since only the hashes count; record checks are not reported. */

@@ -3,13 +3,23 @@
  * Why OpenSSL and not libsodium: with SHA-NI, EVP's SHA-256 runs at ~1.8 GB/s on this CPU,
  * libsodium's at ~0.35 GB/s (docs/architecture.md). The audit log hashes every record and every
  * Merkle node; file checksums hash every byte stored. One EVP_MD_CTX per thread is reused, since
- * allocating one per hash costs more than hashing a small record.
+ * allocating one per hash costs more than hashing a small record. The algorithm is fetched once:
+ * EVP_sha256() makes OpenSSL 3 look it up again on every EVP_DigestInit_ex, a third of the cost
+ * of hashing a 512-byte audit record (docs/performance.md).
  */
 #include "crypto-internal.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 static _Thread_local EVP_MD_CTX *thread_ctx;
+static EVP_MD *sha256_md; /* fetched once, kept for the life of the process */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 static void free_thread_ctx(void)
 {
@@ -19,13 +29,17 @@ static void free_thread_ctx(void)
 
 int kura_sha256_parts(uint8_t out[KURA_SHA256_BYTES], const struct kura_str *parts, size_t n)
 {
+    (void)pthread_once(&sha256_once, fetch_sha256);
+    if (!sha256_md) {
+        return KURA_ECRYPTO;
+    }
     if (!thread_ctx) {
         thread_ctx = EVP_MD_CTX_new();
         if (!thread_ctx) {
             return -ENOMEM;
         }
     }
-    if (EVP_DigestInit_ex(thread_ctx, EVP_sha256(), NULL) != 1) {
+    if (EVP_DigestInit_ex2(thread_ctx, sha256_md, NULL) != 1) {
         free_thread_ctx();
         return KURA_ECRYPTO;
     }

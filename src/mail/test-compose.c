@@ -262,8 +262,8 @@ static void test_subject_long_and_markers(void **state)
 
     /* A long ASCII subject and one that looks like an encoded-word are encoded too. */
     const char *tricky[] = {"=?UTF-8?B?QmNjOiBldmlsQGV4YW1wbGUubmV0?=",
-                            "a plain ASCII subject that is far too long to fit on the one line "
-                            "that RFC 5322 recommends",
+                            ("a plain ASCII subject that is far too long to fit on the one line "
+                             "that RFC 5322 recommends"),
                             ""};
     for (size_t i = 0; i < KURA_ARRAY_SIZE(tricky); i++) {
         m = msg(one_to, 1, tricky[i], "x");
