@@ -57,7 +57,7 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 3u /* schema version this binary writes */
+#define KURA_META_SCHEMA_LATEST 4u /* schema version this binary writes */
 #define KURA_META_OPS_VERSION 3u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */

@@ -88,16 +88,23 @@ static const char *col_text(sqlite3_stmt *s, int col)
     return (const char *)sqlite3_column_text(s, col);
 }
 
-/* Builds "SELECT ... WHERE <set filters> ORDER BY idx LIMIT ?" with numbered parameters. */
+/* Builds "SELECT ... WHERE <set filters> ORDER BY idx LIMIT ?" with numbered parameters. A time
+ * bound becomes an idx bound too (the first record at or after it, found through
+ * audit_index_time), since times never go backwards in the log: a search by actor in a month
+ * then walks audit_index_actor (actor, idx) from the month's first record. */
 static int build_query(const struct kura_audit_query *q, struct kura_buf *sql)
 {
     kura_buf_adds(sql, "SELECT idx, time, actor, action, object, result, source_ip, request_id, "
                        "bytes, record FROM audit_index WHERE idx > ?1");
+    static const char first_at[] = "((SELECT idx FROM audit_index WHERE time >= ?%d ORDER BY time, "
+                                   "idx LIMIT 1), 9223372036854775807)";
     if (q->from_ms) {
-        kura_buf_adds(sql, " AND time >= ?2");
+        kura_buf_adds(sql, " AND time >= ?2 AND idx >= coalesce");
+        kura_buf_addf(sql, first_at, 2);
     }
     if (q->to_ms) {
-        kura_buf_adds(sql, " AND time < ?3");
+        kura_buf_adds(sql, " AND time < ?3 AND idx < coalesce");
+        kura_buf_addf(sql, first_at, 3);
     }
     if (q->actor) {
         kura_buf_adds(sql, " AND actor = ?4");
