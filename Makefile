@@ -68,6 +68,7 @@ analyze:
 
 bench: all
 	bench/healthz.sh
+	bench/audit.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-analyze

@@ -7,6 +7,8 @@
  */
 #include "audit-internal.h"
 
+#include <dirent.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,16 +141,26 @@ bool tile_exists(int dirfd, int level, uint64_t n, unsigned width)
 void tile_remove_partials(int dirfd, int level, uint64_t n)
 {
     /* C2SP tlog-tiles: partial tiles of every published size are kept until the full tile
-     * exists; then all of them go. */
+     * exists; then all of them go. Only the widths present are removed (one checkpoint a second
+     * publishes a few, not 255). */
     char path[TILE_PATH_MAX];
     tile_path(path, level, n, 1);
     char *slash = strrchr(path, '/');
     *slash = '\0'; /* ".../<N>.p" */
-    for (unsigned w = 1; w < KURA_AUDIT_TILE_WIDTH; w++) {
-        char file[TILE_PATH_MAX];
-        tile_path(file, level, n, w);
-        (void)unlinkat(dirfd, file, 0);
+    int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
     }
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            (void)unlinkat(fd, e->d_name, 0); /* fd belongs to d now */
+        }
+    }
+    closedir(d);
     (void)unlinkat(dirfd, path, AT_REMOVEDIR);
 }
 
