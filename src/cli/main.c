@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/policy.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "kura-config.h"
@@ -22,7 +23,8 @@ static void help(FILE *f)
         "  init      create a data folder: kura init --data DIR [--admin ID]\n"
         "  serve     serve HTTPS from a data folder: kura serve --data DIR\n"
         "  status    ask a running server how it is: kura status --data DIR\n"
-        "  config    check --data DIR | defaults | reference\n"
+        "  config    check --data DIR [--json] | defaults | reference: validate kura.conf and\n"
+        "            lint the password policy against MHLW 6.0 and NIST SP 800-63B\n"
         "  audit     verify | prove | consistency | search | key: the tamper-evident audit log\n"
         "  alerts    list | ack: what the alert rules raised, and its handling\n"
         "  report    monthly: the monthly audit report (HTML and CSV)\n"
@@ -45,11 +47,106 @@ static int version(void)
     return CLI_EXIT_OK;
 }
 
-/* kura config check --data DIR: parse and cross-check kura.conf, exit 1 with the first error. */
-static int config_check(const char *data)
+/* The findings of the compliance lint, each in English and Japanese. */
+static void print_lint_text(const struct kura_lint *lint, const char *reason)
+{
+    for (size_t i = 0; i < lint->n; i++) {
+        const struct kura_lint_finding *f = &lint->items[i];
+        (void)printf("%s: %s: %s\n", kura_lint_level_name(f->level, KURA_LANG_EN), f->key,
+                     f->message_en);
+        (void)printf("%s: %s: %s\n", kura_lint_level_name(f->level, KURA_LANG_JA), f->key,
+                     f->message_ja);
+    }
+    if (kura_lint_count(lint, KURA_LINT_OVERRIDDEN) > 0) {
+        struct kura_buf q = KURA_BUF_INIT(8192);
+        kura_buf_add_escaped(&q, reason, strlen(reason));
+        const char *text = kura_buf_err(&q) == 0 ? kura_buf_str(&q).ptr : "?";
+        (void)printf("errors overridden by [compliance] override_reason = \"%s\"\n", text);
+        (void)printf("[compliance] override_reason によりエラーを上書き: \"%s\"\n", text);
+        kura_buf_release(&q);
+    }
+}
+
+static json_t *policy_json(const struct kura_password_policy *p)
+{
+    static const char *const classes[] = {"lower", "upper", "digit", "symbol", "letter"};
+    static const char *const mfa[] = {"none", "privileged", "all"};
+    json_t *cls = json_array();
+    for (size_t i = 0; cls && i < KURA_ARRAY_SIZE(classes); i++) {
+        if (p->required_classes & (1u << i)) {
+            (void)json_array_append_new(cls, json_string(classes[i]));
+        }
+    }
+    return json_pack(
+        "{s:s,s:I,s:I,s:I,s:s,s:o*,s:I,s:b,s:b,s:I,s:I,s:b,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:I}",
+        "profile", p->name, "overrides", (json_int_t)p->overrides, "min_length",
+        (json_int_t)p->min_length, "max_length", (json_int_t)p->max_length, "charset",
+        p->charset == KURA_PASSWORD_CHARSET_ALNUM ? "alnum" : "any", "required_classes", cls,
+        "min_classes", (json_int_t)p->min_classes, "forbid_user_info", p->forbid_user_info,
+        "dictionary", p->dictionary, "history", (json_int_t)p->history, "max_age_days",
+        (json_int_t)p->max_age_days, "change_first_login", p->change_first_login, "mfa",
+        (unsigned)p->mfa < KURA_ARRAY_SIZE(mfa) ? mfa[p->mfa] : "?", "lockout_threshold",
+        (json_int_t)p->lockout_threshold, "lockout_mode",
+        p->lockout_mode == KURA_LOCKOUT_DURATION ? "duration" : "until-reset", "lockout_seconds",
+        (json_int_t)p->lockout_seconds, "backoff_after", (json_int_t)p->backoff_after,
+        "backoff_max_seconds", (json_int_t)p->backoff_max_seconds, "id_min_length",
+        (json_int_t)p->id_rule.min_len, "id_max_length", (json_int_t)p->id_rule.max_len);
+}
+
+/* {"file", "ok", "error" (a configuration error) or "policy", "override_reason", "counts",
+ * "findings": [{"level", "code", "key", "message_en", "message_ja"}]}. */
+static int print_check_json(const char *file, int r, const char *error,
+                            const struct kura_password_policy *p, const char *reason,
+                            const struct kura_lint *lint, bool ok)
+{
+    json_t *o = json_pack("{s:s,s:b}", "file", file, "ok", ok);
+    json_t *findings = json_array();
+    if (!o || !findings) {
+        json_decref(o);
+        json_decref(findings);
+        return -ENOMEM;
+    }
+    if (r < 0) {
+        (void)json_object_set_new(o, "error", json_string(error));
+    } else {
+        (void)json_object_set_new(o, "policy", policy_json(p));
+        (void)json_object_set_new(o, "override_reason",
+                                  reason[0] ? json_string(reason) : json_null());
+        (void)json_object_set_new(
+            o, "counts",
+            json_pack("{s:I,s:I,s:I}", "error", (json_int_t)kura_lint_count(lint, KURA_LINT_ERROR),
+                      "warning", (json_int_t)kura_lint_count(lint, KURA_LINT_WARNING), "overridden",
+                      (json_int_t)kura_lint_count(lint, KURA_LINT_OVERRIDDEN)));
+    }
+    for (size_t i = 0; lint && i < lint->n; i++) {
+        const struct kura_lint_finding *f = &lint->items[i];
+        (void)json_array_append_new(findings,
+                                    json_pack("{s:s,s:s,s:s,s:s,s:s}", "level",
+                                              kura_lint_level_name(f->level, KURA_LANG_EN), "code",
+                                              f->code, "key", f->key, "message_en", f->message_en,
+                                              "message_ja", f->message_ja));
+    }
+    (void)json_object_set_new(o, "findings", findings);
+    char *text = json_dumps(o, JSON_INDENT(2));
+    json_decref(o);
+    if (!text) {
+        return -ENOMEM;
+    }
+    (void)printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+/* kura config check --data DIR [--json]: parse and cross-check kura.conf, then run the
+ * compliance lint of the password policy (auth/policy.h). Exit 1 on the first configuration
+ * error, or when the lint reports an error that [compliance] override_reason does not
+ * override; warnings are printed and do not fail. */
+static int config_check(const char *data, bool json)
 {
     struct kura_buf err = KURA_BUF_INIT(16384), path = KURA_BUF_INIT(8192);
     struct kura_conf *c = NULL;
+    struct kura_lint lint = KURA_LINT_INIT;
+    struct kura_password_policy policy = {0};
     int fd = -1;
     int r = cli_data_open(data, &fd, &err);
     kura_closep(&fd);
@@ -62,15 +159,39 @@ static int config_check(const char *data)
     if (r == 0) {
         r = kura_conf_check(c, &err);
     }
-    if (r < 0) {
-        cli_error("config check", "%s", err.len ? err.ptr : kura_strerror(r));
-    } else {
-        (void)printf("%s: ok\n", path.ptr);
+    if (r == 0) {
+        r = kura_password_policy_resolve(c, &policy, &err);
     }
+    if (r == 0) {
+        r = kura_auth_lint_policy(&policy, c->compliance.override_reason, &lint);
+    }
+    const char *file = path.len ? path.ptr : data;
+    const char *reason = c ? c->compliance.override_reason : "";
+    size_t errors = kura_lint_count(&lint, KURA_LINT_ERROR);
+    const char *message = err.len ? err.ptr : kura_strerror(r);
+    if (json) {
+        int w = print_check_json(file, r, message, &policy, reason, &lint, r == 0 && errors == 0);
+        if (r == 0) {
+            r = w;
+        }
+    } else if (r == 0) {
+        print_lint_text(&lint, reason);
+    }
+    if (r < 0) {
+        cli_error("config check", "%s", message);
+    } else if (errors > 0) {
+        cli_error("config check",
+                  "%s: %zu compliance error(s); change the settings named above, or state why kura "
+                  "may run anyway in [compliance] override_reason",
+                  file, errors);
+    } else if (!json) {
+        (void)printf("%s: ok\n", file);
+    }
+    kura_lint_release(&lint);
     kura_conf_free(c);
     kura_buf_release(&err);
     kura_buf_release(&path);
-    return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return r < 0 || errors > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static int print_buf(int r, struct kura_buf *b)
@@ -84,7 +205,8 @@ static int print_buf(int r, struct kura_buf *b)
 
 int cli_config(int argc, char **argv)
 {
-    static const char usage[] = "usage: kura config check --data DIR | defaults | reference\n";
+    static const char usage[] =
+        "usage: kura config check --data DIR [--json] | defaults | reference\n";
     if (argc == 2 && strcmp(argv[1], "defaults") == 0) {
         struct kura_conf *c = kura_conf_new();
         struct kura_buf b = KURA_BUF_INIT(1 << 20);
@@ -96,8 +218,21 @@ int cli_config(int argc, char **argv)
         struct kura_buf b = KURA_BUF_INIT(1 << 20);
         return print_buf(kura_conf_reference(&b), &b);
     }
-    if (argc == 4 && strcmp(argv[1], "check") == 0 && strcmp(argv[2], "--data") == 0) {
-        return config_check(argv[3]);
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+        const char *data = NULL;
+        bool json = false, bad = false;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--data") == 0 && i + 1 < argc && !data) {
+                data = argv[++i];
+            } else if (strcmp(argv[i], "--json") == 0 && !json) {
+                json = true;
+            } else {
+                bad = true;
+            }
+        }
+        if (data && !bad) {
+            return config_check(data, json);
+        }
     }
     (void)fputs(usage, argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
     return argc == 2 && strcmp(argv[1], "--help") == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;

@@ -115,7 +115,29 @@ struct kura_conf {
         uint64_t hash_opslimit;
         uint64_t hash_memlimit_kib;
         uint64_t hash_workers;
+        /* Overrides of the profile's knobs: "" means "as the profile says" (auth/policy.h). */
+        char *min_length;
+        char *max_length;
+        char *charset;
+        char *required_classes;
+        char *min_classes;
+        char *forbid_user_info;
+        char *dictionary;
+        char *history;
+        char *max_age_days;
+        char *change_first_login;
+        char *mfa;
+        char *lockout_threshold;
+        char *lockout_mode;
+        char *backoff_after;
+        char *backoff_max_seconds;
+        char *id_min_length;
+        char *id_max_length;
+        char *id_charset;
     } password;
+    struct {
+        char *override_reason; /* "" or why a configuration failing the lint may still run */
+    } compliance;
     /* Where each key was set: line number, or 0 when it holds its default (indexed like the
      * schema table; see kura_conf_key_line). */
     unsigned *lines;
@@ -190,6 +212,15 @@ KURA_MUST_CHECK int kura_conf_parse_origin(const char *s, char ret_host[static K
 KURA_MUST_CHECK int kura_conf_parse_hostport(const char *s, size_t len,
                                              char ret_host[static KURA_CONF_HOST_MAX],
                                              uint16_t *ret_port);
+
+/* An optional number: "" (unset: *ret_set false) or a decimal from min to max. */
+KURA_MUST_CHECK int kura_conf_parse_opt_uint(const char *v, uint64_t min, uint64_t max,
+                                             bool *ret_set, uint64_t *ret);
+
+/* A duration: a whole number followed by s, m, h or d ("90s", "15m", "1h", "2d"), from 1 s to
+ * max_seconds, as seconds. */
+KURA_MUST_CHECK int kura_conf_parse_duration(const char *v, uint64_t max_seconds,
+                                             uint64_t *ret_seconds);
 
 /* "HH:MM-HH:MM" as minutes of the day (the range may wrap midnight). */
 KURA_MUST_CHECK int kura_conf_parse_hours(const char *v, unsigned *ret_from_min,

@@ -22,6 +22,20 @@ static int valid_opt_emails(const char *v, struct kura_buf *why);
 static int valid_opt_text(const char *v, struct kura_buf *why);
 static int valid_opt_https(const char *v, struct kura_buf *why);
 static int valid_opt_hours(const char *v, struct kura_buf *why);
+static int valid_opt_pw_len(const char *v, struct kura_buf *why);
+static int valid_opt_charset(const char *v, struct kura_buf *why);
+static int valid_opt_classes(const char *v, struct kura_buf *why);
+static int valid_opt_nclasses(const char *v, struct kura_buf *why);
+static int valid_opt_yesno(const char *v, struct kura_buf *why);
+static int valid_opt_history(const char *v, struct kura_buf *why);
+static int valid_opt_age(const char *v, struct kura_buf *why);
+static int valid_opt_mfa(const char *v, struct kura_buf *why);
+static int valid_opt_failures(const char *v, struct kura_buf *why);
+static int valid_opt_lockout_mode(const char *v, struct kura_buf *why);
+static int valid_opt_backoff_max(const char *v, struct kura_buf *why);
+static int valid_opt_id_len(const char *v, struct kura_buf *why);
+static int valid_opt_id_charset(const char *v, struct kura_buf *why);
+static int valid_opt_reason(const char *v, struct kura_buf *why);
 
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
@@ -207,6 +221,71 @@ const struct conf_key kura_conf_keys[] = {
      NULL, NULL, NULL, "Argon2id memory cost per hash"},
     {"password", "hash_workers", UINT(password, hash_workers), "2", 1, 64, "threads", NULL, NULL,
      NULL, "Password hashes computed at once at most; each needs hash_memlimit_kib of memory"},
+    /* Overrides of the profile's knobs (src/auth/policy.h); empty: as the profile says. The
+     * ranges here are those of auth's KURA_PASSWORD_* limits, which resolve checks again. */
+    {"password", "min_length", STR(password, min_length), "", 0, 0, NULL, NULL, valid_opt_pw_len,
+     "empty (from the profile), or a whole number from 1 to 256 (characters)",
+     "Shortest password, in Unicode characters after NFKC normalisation"},
+    {"password", "max_length", STR(password, max_length), "", 0, 0, NULL, NULL, valid_opt_pw_len,
+     "empty (from the profile), or a whole number from 1 to 256 (characters)",
+     "Longest password, in Unicode characters after NFKC normalisation"},
+    {"password", "charset", STR(password, charset), "", 0, 0, NULL, NULL, valid_opt_charset,
+     "empty (from the profile), any, or alnum",
+     "Characters a password may use: any Unicode, or ASCII letters and digits only"},
+    {"password", "required_classes", STR(password, required_classes), "", 0, 0, NULL, NULL,
+     valid_opt_classes,
+     "empty (from the profile), none, or a comma-separated list of lower, upper, digit, symbol, "
+     "letter",
+     "Character classes that must each occur in a password (letter: any letter, kana and kanji "
+     "included)"},
+    {"password", "min_classes", STR(password, min_classes), "", 0, 0, NULL, NULL,
+     valid_opt_nclasses, "empty (from the profile), or a whole number from 0 to 4",
+     "A password must contain at least this many of upper-case, lower-case, digit and symbol"},
+    {"password", "forbid_user_info", STR(password, forbid_user_info), "", 0, 0, NULL, NULL,
+     valid_opt_yesno, "empty (from the profile), yes, or no",
+     "Refuse passwords containing the user ID, name, e-mail local part or site name"},
+    {"password", "dictionary", STR(password, dictionary), "", 0, 0, NULL, NULL, valid_opt_yesno,
+     "empty (from the profile), yes, or no",
+     "Refuse passwords that libcrack2's dictionary check rejects (needs cracklib-runtime)"},
+    {"password", "history", STR(password, history), "", 0, 0, NULL, NULL, valid_opt_history,
+     "empty (from the profile), or a whole number from 0 to 100 (passwords)",
+     "A new password may not be one of this many previous ones (0: no history)"},
+    {"password", "max_age_days", STR(password, max_age_days), "", 0, 0, NULL, NULL, valid_opt_age,
+     "empty (from the profile), or a whole number from 0 to 3650 (days)",
+     "Passwords expire after this many days (0: never; NIST advises against expiry)"},
+    {"password", "change_first_login", STR(password, change_first_login), "", 0, 0, NULL, NULL,
+     valid_opt_yesno, "empty (from the profile), yes, or no",
+     "Passwords issued by an administrator or the helpdesk must be changed at first login"},
+    {"password", "mfa", STR(password, mfa), "", 0, 0, NULL, NULL, valid_opt_mfa,
+     "empty (from the profile), none, privileged, or all",
+     "Which accounts must use multi-factor authentication"},
+    {"password", "lockout_threshold", STR(password, lockout_threshold), "", 0, 0, NULL, NULL,
+     valid_opt_failures, "empty (from the profile), or a whole number from 0 to 1000 (failures)",
+     "Consecutive failed logins that lock the account, with an alert (0: never lock)"},
+    {"password", "lockout_mode", STR(password, lockout_mode), "", 0, 0, NULL, NULL,
+     valid_opt_lockout_mode,
+     "empty (from the profile), until-reset, or a duration from 1s to 30d such as 15m or 1h",
+     "How long a locked account stays locked: until unlocked by an administrator or the "
+     "helpdesk, or for a time"},
+    {"password", "backoff_after", STR(password, backoff_after), "", 0, 0, NULL, NULL,
+     valid_opt_failures, "empty (from the profile), or a whole number from 0 to 1000 (failures)",
+     "From this consecutive failed login on, answer 429 with a doubling Retry-After (0: off)"},
+    {"password", "backoff_max_seconds", STR(password, backoff_max_seconds), "", 0, 0, NULL, NULL,
+     valid_opt_backoff_max, "empty (from the profile), or a whole number from 1 to 86400 (seconds)",
+     "Largest Retry-After of the back-off"},
+    {"password", "id_min_length", STR(password, id_min_length), "", 0, 0, NULL, NULL,
+     valid_opt_id_len, "empty (from the profile), or a whole number from 1 to 255 (bytes)",
+     "Shortest login ID"},
+    {"password", "id_max_length", STR(password, id_max_length), "", 0, 0, NULL, NULL,
+     valid_opt_id_len, "empty (from the profile), or a whole number from 1 to 255 (bytes)",
+     "Longest login ID"},
+    {"password", "id_charset", STR(password, id_charset), "", 0, 0, NULL, NULL,
+     valid_opt_id_charset, "empty (from the profile), default, or alnum",
+     "Characters of login IDs: default (a-z and 0-9, then also . _ -) or alnum (A-Z, a-z, 0-9)"},
+    /* [compliance] */
+    {"compliance", "override_reason", STR(compliance, override_reason), "", 0, 0, NULL, NULL,
+     valid_opt_reason, "empty, or text of at most 1000 bytes",
+     "Why kura may run although the compliance lint reports errors (audited at every start)"},
 };
 
 const size_t kura_conf_nkeys = KURA_ARRAY_SIZE(kura_conf_keys);
@@ -628,6 +707,190 @@ static int valid_opt_hours(const char *v, struct kura_buf *why)
     unsigned a, b;
     if (v[0] != '\0' && kura_conf_parse_hours(v, &a, &b) < 0) {
         kura_buf_adds(why, "expected HH:MM-HH:MM");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+/* ---- [password] overrides: "" means "from the profile" ----------------------------------- */
+
+int kura_conf_parse_opt_uint(const char *v, uint64_t min, uint64_t max, bool *ret_set,
+                             uint64_t *ret)
+{
+    uint64_t n = 0;
+    if (v[0] == '\0') {
+        *ret_set = false;
+        *ret = 0;
+        return 0;
+    }
+    int r = kura_parse_u64(v, strlen(v), max, &n);
+    if (r < 0) {
+        return r;
+    }
+    if (n < min) {
+        return KURA_ERANGE;
+    }
+    *ret_set = true;
+    *ret = n;
+    return 0;
+}
+
+int kura_conf_parse_duration(const char *v, uint64_t max_seconds, uint64_t *ret_seconds)
+{
+    size_t n = strlen(v);
+    uint64_t unit, count;
+    if (n < 2) {
+        return KURA_ESYNTAX;
+    }
+    switch (v[n - 1]) {
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    default:
+        return KURA_ESYNTAX;
+    }
+    int r = kura_parse_u64(v, n - 1, max_seconds / unit, &count);
+    if (r < 0) {
+        return r;
+    }
+    if (count == 0) {
+        return KURA_ERANGE;
+    }
+    *ret_seconds = count * unit;
+    return 0;
+}
+
+static int opt_uint(const char *v, uint64_t min, uint64_t max, struct kura_buf *why)
+{
+    bool set;
+    uint64_t n;
+    if (kura_conf_parse_opt_uint(v, min, max, &set, &n) < 0) {
+        kura_buf_adds(why, "not empty and not a whole number in range");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+/* v is "" or one of the NULL-terminated words. */
+static int opt_word(const char *v, const char *const *words, struct kura_buf *why)
+{
+    if (v[0] == '\0') {
+        return 0;
+    }
+    for (const char *const *w = words; *w; w++) {
+        if (strcmp(v, *w) == 0) {
+            return 0;
+        }
+    }
+    kura_buf_adds(why, "unknown word");
+    return KURA_ECONFIG;
+}
+
+static int valid_opt_pw_len(const char *v, struct kura_buf *why)
+{
+    return opt_uint(v, 1, 256, why);
+}
+
+static int valid_opt_charset(const char *v, struct kura_buf *why)
+{
+    static const char *const words[] = {"any", "alnum", NULL};
+    return opt_word(v, words, why);
+}
+
+static int check_class(struct kura_str entry, void *ctx)
+{
+    (void)ctx;
+    static const char *const words[] = {"lower", "upper", "digit", "symbol", "letter"};
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(words); i++) {
+        if (kura_str_eq_c(entry, words[i])) {
+            return 0;
+        }
+    }
+    return KURA_ECONFIG;
+}
+
+static int valid_opt_classes(const char *v, struct kura_buf *why)
+{
+    if (v[0] == '\0' || strcmp(v, "none") == 0) {
+        return 0;
+    }
+    return valid_list(v, 5, check_class, "' is not a character class", why);
+}
+
+static int valid_opt_nclasses(const char *v, struct kura_buf *why)
+{
+    return opt_uint(v, 0, 4, why);
+}
+
+static int valid_opt_yesno(const char *v, struct kura_buf *why)
+{
+    static const char *const words[] = {"yes", "no", NULL};
+    return opt_word(v, words, why);
+}
+
+static int valid_opt_history(const char *v, struct kura_buf *why)
+{
+    return opt_uint(v, 0, 100, why);
+}
+
+static int valid_opt_age(const char *v, struct kura_buf *why)
+{
+    return opt_uint(v, 0, 3650, why);
+}
+
+static int valid_opt_mfa(const char *v, struct kura_buf *why)
+{
+    static const char *const words[] = {"none", "privileged", "all", NULL};
+    return opt_word(v, words, why);
+}
+
+static int valid_opt_failures(const char *v, struct kura_buf *why)
+{
+    return opt_uint(v, 0, 1000, why);
+}
+
+static int valid_opt_lockout_mode(const char *v, struct kura_buf *why)
+{
+    uint64_t s;
+    if (v[0] == '\0' || strcmp(v, "until-reset") == 0) {
+        return 0;
+    }
+    if (kura_conf_parse_duration(v, 30 * 86400, &s) < 0) {
+        kura_buf_adds(why, "neither until-reset nor a duration");
+        return KURA_ECONFIG;
+    }
+    return 0;
+}
+
+static int valid_opt_backoff_max(const char *v, struct kura_buf *why)
+{
+    return opt_uint(v, 1, 86400, why);
+}
+
+static int valid_opt_id_len(const char *v, struct kura_buf *why)
+{
+    return opt_uint(v, 1, 255, why);
+}
+
+static int valid_opt_id_charset(const char *v, struct kura_buf *why)
+{
+    static const char *const words[] = {"default", "alnum", NULL};
+    return opt_word(v, words, why);
+}
+
+static int valid_opt_reason(const char *v, struct kura_buf *why)
+{
+    if (strlen(v) > 1000) {
+        kura_buf_adds(why, "longer than 1000 bytes");
         return KURA_ECONFIG;
     }
     return 0;
