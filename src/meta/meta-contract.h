@@ -26,3 +26,6 @@ struct meta_contract_fixture {
 
 /* Runs the whole suite (cmocka) against the fixture's backend; returns the failure count. */
 int meta_contract_run(const struct meta_contract_fixture *f);
+
+/* The identity part of the suite (meta-contract-identity.c); meta_contract_run runs it too. */
+int meta_contract_identity_run(const struct meta_contract_fixture *f);

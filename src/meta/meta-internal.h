@@ -32,6 +32,10 @@ int kura_meta_sqlite_error(int rc, int sys_errno);
 
 /* ---- validation shared by backends (meta.c) ----------------------------------------------- */
 
+/* Checks a text argument: NUL-terminated, min..max bytes (KURA_ETOOBIG above max, -EINVAL
+ * below min), valid UTF-8 without control bytes (tab allowed when asked). NULL counts as "". */
+KURA_MUST_CHECK int kura_meta_check_text(const char *s, size_t min, size_t max, bool allow_tab);
+
 /* Checks an account record against the limits of meta.h before a backend stores it. */
 KURA_MUST_CHECK int kura_meta_account_check(const struct kura_account *a);
 

@@ -111,6 +111,11 @@ static int check_text(const char *s, size_t min, size_t max, bool allow_tab)
     return 0;
 }
 
+int kura_meta_check_text(const char *s, size_t min, size_t max, bool allow_tab)
+{
+    return check_text(s, min, max, allow_tab);
+}
+
 int kura_meta_account_check(const struct kura_account *a)
 {
     int r;

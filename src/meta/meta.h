@@ -57,8 +57,8 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 4u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 3u   /* struct kura_meta_ops layout */
+#define KURA_META_SCHEMA_LATEST 5u /* schema version this binary writes */
+#define KURA_META_OPS_VERSION 4u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -195,6 +195,80 @@ struct kura_alert {
 
 typedef int (*kura_alert_fn)(void *ctx, const struct kura_alert *a);
 
+/* ---- identity: authentication state, sessions, app passwords, ledger --------------------- */
+
+#define KURA_META_SECRET_MAX 128u /* bytes of an encrypted TOTP secret */
+#define KURA_META_MAC_BYTES 32u   /* HMAC-SHA-256 / SHA-256 lookups */
+#define KURA_META_IP_MAX 64u      /* bytes of a source address as text */
+#define KURA_META_AGENT_MAX 512u  /* bytes of a user agent kept with a session */
+#define KURA_META_JSON_MAX 65536u /* bytes of a ledger before/after JSON text */
+
+/* An account's authentication state: counters and secrets that change at every login, kept
+ * apart from the identity fields (struct kura_account), whose changes are ledger entries. A
+ * missing row reads as all zeros. */
+struct kura_account_auth {
+    uint32_t failed_logins; /* consecutive failures, counted before the password is checked */
+    int64_t last_failed_at;
+    int64_t locked_at;    /* 0: not locked by failures */
+    int64_t locked_until; /* with locked_at: 0 means until an unlock */
+    int64_t last_login_at;
+    char last_login_ip[KURA_META_IP_MAX + 1];
+    uint8_t totp_secret[KURA_META_SECRET_MAX]; /* as auth sealed it; totp_secret_len 0: none */
+    size_t totp_secret_len;
+    uint64_t totp_last_step; /* the last TOTP time step accepted (replay protection) */
+    int64_t totp_enrolled_at;
+    uint32_t recovery_left; /* unused recovery codes */
+};
+
+enum kura_session_kind {
+    KURA_SESSION_FULL = 0,
+    KURA_SESSION_ENROL, /* after a one-time password: may only set a password and enrol TOTP */
+};
+
+/* A server-side session. The browser holds a random token; the store holds only its SHA-256
+ * (id_hash), so a copy of the database cannot be replayed as cookies. Strings are owned by a
+ * record filled by kura_meta_session_get (release with kura_session_release). */
+struct kura_session {
+    uint8_t id_hash[KURA_META_MAC_BYTES];
+    const char *account_id;
+    enum kura_session_kind kind;
+    int64_t created_at, last_seen_at, expires_at; /* expires_at: the absolute timeout */
+    int64_t elevated_until;                       /* 0: not elevated */
+    uint8_t csrf[KURA_META_MAC_BYTES];            /* the CSRF token's SHA-256 */
+    const char *source_ip, *user_agent;           /* may be NULL */
+    bool break_glass;
+};
+void kura_session_release(struct kura_session *s);
+typedef int (*kura_session_fn)(void *ctx, const struct kura_session *s);
+
+/* A device's app password. The secret itself is never stored: mac is HMAC-SHA-256 of it under a
+ * server key (auth's), unique. Strings owned as for sessions (kura_app_password_release). */
+struct kura_app_password {
+    uint64_t id;
+    const char *account_id, *name;
+    uint8_t mac[KURA_META_MAC_BYTES];
+    bool read_write;
+    int64_t created_at, expires_at; /* expires_at 0: no expiry */
+    int64_t last_used_at;           /* 0: never */
+    const char *last_used_ip;       /* may be NULL */
+    int64_t revoked_at;             /* 0: in force */
+};
+void kura_app_password_release(struct kura_app_password *p);
+typedef int (*kura_app_password_fn)(void *ctx, const struct kura_app_password *p);
+
+/* One row of the account ledger (アカウント管理台帳): append-only, never edited or deleted (the
+ * SQLite schema refuses both). before/after are JSON objects of the fields that changed. */
+struct kura_ledger_entry {
+    uint64_t seq; /* assigned by the store */
+    int64_t at;
+    const char *actor, *target, *action; /* action: "create", "roles", "lock", "reset", ... */
+    const char *before, *after;          /* JSON text, "{}" when nothing */
+    const char *reason;                  /* may be "" */
+    const char *request_id;              /* correlates with the audit event; may be NULL */
+};
+typedef int (*kura_ledger_fn)(void *ctx, const struct kura_ledger_entry *e);
+typedef int (*kura_account_fn)(void *ctx, const struct kura_account *a);
+
 /* A backend. Fields after `name` are called only through the kura_meta_* wrappers below, which
  * document their contracts; a backend implements exactly those contracts (the contract suite in
  * meta-contract.c checks them). `version` is KURA_META_OPS_VERSION of the layout the backend was
@@ -226,6 +300,46 @@ struct kura_meta_ops {
     int (*alert_list)(struct kura_meta *m, bool open_only, kura_alert_fn fn, void *ctx);
     int (*alert_ack)(struct kura_meta *m, uint64_t id, const char *by, const char *note,
                      int64_t at);
+    /* version 4: identity */
+    int (*account_update)(struct kura_meta *m, const struct kura_account *a);
+    int (*account_list)(struct kura_meta *m, kura_account_fn fn, void *ctx);
+    int (*auth_get)(struct kura_meta *m, const char *id, struct kura_account_auth *ret);
+    int (*auth_attempt)(struct kura_meta *m, const char *id, uint32_t threshold, int64_t now,
+                        uint32_t *ret_failed);
+    int (*auth_failed)(struct kura_meta *m, const char *id, uint32_t threshold, int64_t now,
+                       int64_t lock_ms, bool *ret_locked_now);
+    int (*auth_succeeded)(struct kura_meta *m, const char *id, int64_t now, const char *ip);
+    int (*auth_unlock)(struct kura_meta *m, const char *id);
+    int (*auth_set_totp)(struct kura_meta *m, const char *id, const uint8_t *sealed, size_t len,
+                         int64_t now);
+    int (*auth_use_totp_step)(struct kura_meta *m, const char *id, uint64_t step);
+    int (*recovery_set)(struct kura_meta *m, const char *id,
+                        const uint8_t (*macs)[KURA_META_MAC_BYTES], size_t n);
+    int (*recovery_use)(struct kura_meta *m, const char *id, const uint8_t *mac, int64_t now);
+    int (*password_history_add)(struct kura_meta *m, const char *id, const char *hash, int64_t at,
+                                uint32_t keep);
+    int (*password_history_list)(struct kura_meta *m, const char *id,
+                                 int (*fn)(void *ctx, const char *hash), void *ctx);
+    int (*session_create)(struct kura_meta *m, const struct kura_session *s);
+    int (*session_get)(struct kura_meta *m, const uint8_t *id_hash, struct kura_session *ret);
+    int (*session_touch)(struct kura_meta *m, const uint8_t *id_hash, int64_t now);
+    int (*session_elevate)(struct kura_meta *m, const uint8_t *id_hash, int64_t until);
+    int (*session_delete)(struct kura_meta *m, const uint8_t *id_hash);
+    int (*session_delete_account)(struct kura_meta *m, const char *id, const uint8_t *except,
+                                  uint64_t *ret_deleted);
+    int (*session_list)(struct kura_meta *m, const char *id, kura_session_fn fn, void *ctx);
+    int (*session_prune)(struct kura_meta *m, int64_t idle_before, int64_t now,
+                         uint64_t *ret_deleted);
+    int (*app_password_create)(struct kura_meta *m, const struct kura_app_password *p,
+                               uint64_t *ret_id);
+    int (*app_password_find)(struct kura_meta *m, const uint8_t *mac,
+                             struct kura_app_password *ret);
+    int (*app_password_touch)(struct kura_meta *m, uint64_t id, int64_t now, const char *ip);
+    int (*app_password_list)(struct kura_meta *m, const char *id, kura_app_password_fn fn,
+                             void *ctx);
+    int (*app_password_revoke)(struct kura_meta *m, const char *id, uint64_t pw_id, int64_t now);
+    int (*ledger_append)(struct kura_meta *m, const struct kura_ledger_entry *e, uint64_t *ret_seq);
+    int (*ledger_list)(struct kura_meta *m, const char *target, kura_ledger_fn fn, void *ctx);
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -324,3 +438,98 @@ KURA_MUST_CHECK int kura_meta_alert_ack(struct kura_meta *m, uint64_t id, const 
 /* Removes rows older than before_ms (the searchable window); *ret_deleted (may be NULL). */
 KURA_MUST_CHECK int kura_meta_audit_index_prune(struct kura_meta *m, int64_t before_ms,
                                                 uint64_t *ret_deleted);
+
+/* ---- identity ------------------------------------------------------------------------------ */
+/* Every function below validates its text arguments as account_create does (-EINVAL /
+ * KURA_ETOOBIG) and joins the caller's transaction when there is one. */
+
+/* Replaces the identity fields, status and roles of an existing account (created_at is kept;
+ * updated_at is a->updated_at or now when 0). KURA_ENOTFOUND when the ID was never created.
+ * The caller records the change with kura_meta_ledger_append in the same transaction. */
+KURA_MUST_CHECK int kura_meta_account_update(struct kura_meta *m, const struct kura_account *a);
+/* Streams every account (deleted ones too) in ID order; a non-zero return of fn stops it. */
+KURA_MUST_CHECK int kura_meta_account_list(struct kura_meta *m, kura_account_fn fn, void *ctx);
+
+/* The authentication state (all zeros when none was stored). KURA_ENOTFOUND: no such account. */
+KURA_MUST_CHECK int kura_meta_auth_get(struct kura_meta *m, const char *id,
+                                       struct kura_account_auth *ret);
+/* Reserves one login attempt before the password is checked, atomically: counts it as a
+ * failure (failed_logins + 1) unless the account is locked or threshold attempts are already
+ * counted — then KURA_EFORBIDDEN and nothing changes. So N parallel guesses can never check more
+ * than threshold passwords. A lock whose locked_until has passed at `now` is lifted first (and
+ * the count restarts). *ret_failed: the count including this attempt. threshold 0: no limit. */
+KURA_MUST_CHECK int kura_meta_auth_attempt(struct kura_meta *m, const char *id, uint32_t threshold,
+                                           int64_t now, uint32_t *ret_failed);
+/* The attempt failed: records last_failed_at and, when failed_logins has reached threshold and
+ * the account is not locked yet, locks it (locked_until = now + lock_ms, or until an unlock when
+ * lock_ms is 0) and sets *ret_locked_now — exactly one of any number of parallel callers. */
+KURA_MUST_CHECK int kura_meta_auth_failed(struct kura_meta *m, const char *id, uint32_t threshold,
+                                          int64_t now, int64_t lock_ms, bool *ret_locked_now);
+/* The attempt succeeded: the count goes back to 0, last login time and address are kept. */
+KURA_MUST_CHECK int kura_meta_auth_succeeded(struct kura_meta *m, const char *id, int64_t now,
+                                             const char *ip);
+/* Lifts a lock and clears the count (helpdesk, admin). */
+KURA_MUST_CHECK int kura_meta_auth_unlock(struct kura_meta *m, const char *id);
+/* Stores a sealed TOTP secret (len 0 removes it, and the recovery codes with it) and resets the
+ * last used step. */
+KURA_MUST_CHECK int kura_meta_auth_set_totp(struct kura_meta *m, const char *id,
+                                            const uint8_t *sealed, size_t len, int64_t now);
+/* Accepts TOTP step `step` once: KURA_EFORBIDDEN when a step >= it was accepted before (a
+ * replay), atomically. */
+KURA_MUST_CHECK int kura_meta_auth_use_totp_step(struct kura_meta *m, const char *id,
+                                                 uint64_t step);
+/* Replaces the account's recovery codes by n MACs (at most 32). */
+KURA_MUST_CHECK int kura_meta_recovery_set(struct kura_meta *m, const char *id,
+                                           const uint8_t (*macs)[KURA_META_MAC_BYTES], size_t n);
+/* Uses the unused recovery code with this MAC: 0 once, KURA_ENOTFOUND afterwards or if none. */
+KURA_MUST_CHECK int kura_meta_recovery_use(struct kura_meta *m, const char *id, const uint8_t *mac,
+                                           int64_t now);
+/* Keeps a previous password hash, then only the newest `keep` of them. */
+KURA_MUST_CHECK int kura_meta_password_history_add(struct kura_meta *m, const char *id,
+                                                   const char *hash, int64_t at, uint32_t keep);
+/* Streams the kept hashes, newest first. */
+KURA_MUST_CHECK int kura_meta_password_history_list(struct kura_meta *m, const char *id,
+                                                    int (*fn)(void *ctx, const char *hash),
+                                                    void *ctx);
+
+/* Sessions. create: KURA_EEXIST on a duplicate id_hash; KURA_ENOTFOUND for an unknown account.
+ * get: KURA_ENOTFOUND when absent (expiry is the caller's decision, from the times).
+ * touch/elevate/delete: KURA_ENOTFOUND when absent. delete_account: every session of the account
+ * except `except` (may be NULL). prune: deletes sessions idle since before idle_before or past
+ * expires_at at now. */
+KURA_MUST_CHECK int kura_meta_session_create(struct kura_meta *m, const struct kura_session *s);
+KURA_MUST_CHECK int kura_meta_session_get(struct kura_meta *m, const uint8_t *id_hash,
+                                          struct kura_session *ret);
+KURA_MUST_CHECK int kura_meta_session_touch(struct kura_meta *m, const uint8_t *id_hash,
+                                            int64_t now);
+KURA_MUST_CHECK int kura_meta_session_elevate(struct kura_meta *m, const uint8_t *id_hash,
+                                              int64_t until);
+KURA_MUST_CHECK int kura_meta_session_delete(struct kura_meta *m, const uint8_t *id_hash);
+KURA_MUST_CHECK int kura_meta_session_delete_account(struct kura_meta *m, const char *id,
+                                                     const uint8_t *except, uint64_t *ret_deleted);
+KURA_MUST_CHECK int kura_meta_session_list(struct kura_meta *m, const char *id, kura_session_fn fn,
+                                           void *ctx);
+KURA_MUST_CHECK int kura_meta_session_prune(struct kura_meta *m, int64_t idle_before, int64_t now,
+                                            uint64_t *ret_deleted);
+
+/* App passwords. create: name 1..128 bytes, unique per account among those in force
+ * (KURA_EEXIST); find: by MAC, revoked ones too (the caller checks revoked_at and expires_at);
+ * revoke: KURA_ENOTFOUND unless the account owns an app password with that id in force. */
+KURA_MUST_CHECK int kura_meta_app_password_create(struct kura_meta *m,
+                                                  const struct kura_app_password *p,
+                                                  uint64_t *ret_id);
+KURA_MUST_CHECK int kura_meta_app_password_find(struct kura_meta *m, const uint8_t *mac,
+                                                struct kura_app_password *ret);
+KURA_MUST_CHECK int kura_meta_app_password_touch(struct kura_meta *m, uint64_t id, int64_t now,
+                                                 const char *ip);
+KURA_MUST_CHECK int kura_meta_app_password_list(struct kura_meta *m, const char *id,
+                                                kura_app_password_fn fn, void *ctx);
+KURA_MUST_CHECK int kura_meta_app_password_revoke(struct kura_meta *m, const char *id,
+                                                  uint64_t pw_id, int64_t now);
+
+/* The account ledger: append (actor, target, action non-empty; before/after valid JSON objects
+ * as text) and list in sequence order (target NULL: every account). */
+KURA_MUST_CHECK int kura_meta_ledger_append(struct kura_meta *m, const struct kura_ledger_entry *e,
+                                            uint64_t *ret_seq);
+KURA_MUST_CHECK int kura_meta_ledger_list(struct kura_meta *m, const char *target,
+                                          kura_ledger_fn fn, void *ctx);

@@ -219,6 +219,13 @@ static void test_foreign_database(void **state)
     m = kura_meta_close(m);
 }
 
+static int count_entry(void *ctx, const struct kura_ledger_entry *e)
+{
+    (void)e;
+    (*(unsigned *)ctx)++;
+    return 0;
+}
+
 static void test_schema_guards(void **state)
 {
     (void)state;
@@ -227,6 +234,13 @@ static void test_schema_guards(void **state)
     assert_int_equal(kura_meta_migrate(m), 0);
     struct kura_account a = {.id = "keep", .roles = KURA_ROLE_ADMIN};
     assert_int_equal(kura_meta_account_create(m, &a), 0);
+    struct kura_ledger_entry e = {.at = 1,
+                                  .actor = "cli:root",
+                                  .target = "keep",
+                                  .action = "create",
+                                  .before = "{}",
+                                  .after = "{}"};
+    assert_int_equal(kura_meta_ledger_append(m, &e, NULL), 0);
     m = kura_meta_close(m);
 
     sqlite3 *db = NULL;
@@ -246,6 +260,25 @@ static void test_schema_guards(void **state)
         {"INSERT INTO account_roles VALUES ('nobody', 'user')", SQLITE_CONSTRAINT_FOREIGNKEY},
         {"INSERT INTO account_roles VALUES ('keep', 'admin')", SQLITE_CONSTRAINT_PRIMARYKEY},
         {"INSERT INTO install VALUES ('', 'x')", SQLITE_CONSTRAINT_CHECK},
+        /* The ledger is append-only, whoever writes to the file. */
+        {"UPDATE account_ledger SET reason = 'edited'", SQLITE_CONSTRAINT_TRIGGER},
+        {"DELETE FROM account_ledger", SQLITE_CONSTRAINT_TRIGGER},
+        {"INSERT INTO account_auth (account_id, locked_until) VALUES ('keep', 5)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO account_auth (account_id) VALUES ('nobody')", SQLITE_CONSTRAINT_FOREIGNKEY},
+        {"INSERT INTO sessions VALUES (zeroblob(32), 'keep', 'root', 1, 1, 1, NULL, "
+         "zeroblob(32), NULL, NULL, 0)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO sessions VALUES (zeroblob(31), 'keep', 'full', 1, 1, 1, NULL, "
+         "zeroblob(32), NULL, NULL, 0)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO recovery_codes VALUES ('keep', x'00', NULL)", SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO app_passwords (account_id, name, mac, created_at) "
+         "VALUES ('keep', 'x', randomblob(33), 1)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO app_passwords (account_id, name, mac, created_at) "
+         "VALUES ('keep', 'x', zeroblob(32), 1), ('keep', 'x', randomblob(32), 1)",
+         SQLITE_CONSTRAINT_UNIQUE},
         {"UPDATE accounts SET status = 'deleted'", SQLITE_OK},
     };
     for (size_t i = 0; i < KURA_ARRAY_SIZE(cases); i++) {
@@ -262,6 +295,9 @@ static void test_schema_guards(void **state)
     assert_int_equal(out.roles, KURA_ROLE_ADMIN);
     kura_account_release(&out);
     assert_int_equal(kura_meta_account_create(m, &a), KURA_EEXIST);
+    unsigned entries = 0;
+    assert_int_equal(kura_meta_ledger_list(m, "keep", count_entry, &entries), 0);
+    assert_int_equal(entries, 1);
     m = kura_meta_close(m);
 }
 
