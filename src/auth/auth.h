@@ -44,6 +44,7 @@
 
 #include "base/base.h"
 #include "meta/meta.h"
+#include "auth/totp.h"
 
 /* ---- login IDs ---------------------------------------------------------------------------- */
 
@@ -159,3 +160,153 @@ KURA_MUST_CHECK int kura_auth_create_admin(struct kura_meta *m, const char *id,
                                            const struct kura_pwhash_params *params,
                                            const uint8_t pepper[static KURA_PEPPER_BYTES],
                                            char *ret_otp, size_t otp_size);
+
+/* ---- account administration (accounts.c) --------------------------------------------------- */
+
+/* Who makes an administrative change and why. Every change below writes its account update and
+ * exactly one ledger row (kura_meta_ledger_append: the fields that changed, before and after)
+ * in one metadata transaction; a change that changes nothing writes neither and returns 1. */
+struct kura_auth_change {
+    const char *actor;      /* "user:alice" (elevated), "cli:root" */
+    const char *reason;     /* free text for the ledger; may be NULL */
+    const char *request_id; /* correlates the ledger row with the audit event; may be NULL */
+    int64_t now;            /* ms */
+};
+
+/* The secrets passwords are hashed with. */
+struct kura_auth_keys {
+    const struct kura_pwhash_params *params;
+    const uint8_t *pepper; /* KURA_PEPPER_BYTES */
+};
+
+/* How the helpdesk verified the person before a reset: a method code ("callback",
+ * "in_person", "video", ...) and free text; both go into the ledger. */
+struct kura_auth_verification {
+    const char *method;
+    const char *note;
+};
+
+/* Creates an account: a->id (checked against rule; NULL = kura_id_rule_default), the text fields,
+ * roles (at least one), valid_from/valid_until (0: unset); status active, a fresh one-time
+ * password that must be changed at the first login, copied to ret_otp (show once, then wipe).
+ * KURA_EEXIST when the ID was ever used. */
+KURA_MUST_CHECK int kura_auth_account_add(struct kura_meta *m, const struct kura_auth_change *c,
+                                          const struct kura_account *a,
+                                          const struct kura_id_rule *rule,
+                                          const struct kura_auth_keys *k, char *ret_otp,
+                                          size_t otp_size);
+/* Replaces the roles (at least one; -EINVAL otherwise). KURA_ENOTFOUND: no such (or a deleted)
+ * account. */
+KURA_MUST_CHECK int kura_auth_account_set_roles(struct kura_meta *m,
+                                                const struct kura_auth_change *c, const char *id,
+                                                unsigned roles);
+/* Sets the status: active ("enable"), locked, disabled, expired, deleted (the ID stays
+ * reserved). Any status but active also ends the account's sessions at once. */
+KURA_MUST_CHECK int kura_auth_account_set_status(struct kura_meta *m,
+                                                 const struct kura_auth_change *c, const char *id,
+                                                 enum kura_account_status status);
+/* Changes the text fields that are not NULL and valid_from/valid_until that are >= 0 (0 unsets). */
+KURA_MUST_CHECK int kura_auth_account_set_fields(struct kura_meta *m,
+                                                 const struct kura_auth_change *c,
+                                                 const struct kura_account *in);
+/* Lifts a lock by failures and an administrative lock (status locked -> active). */
+KURA_MUST_CHECK int kura_auth_account_unlock(struct kura_meta *m, const struct kura_auth_change *c,
+                                             const char *id);
+/* Helpdesk password reset: records how identity was verified, sets a fresh one-time password
+ * (copied to ret_otp) that must be changed at the next login, and ends every session. */
+KURA_MUST_CHECK int kura_auth_reset_password(struct kura_meta *m, const struct kura_auth_change *c,
+                                             const char *id,
+                                             const struct kura_auth_verification *how,
+                                             const struct kura_auth_keys *k, char *ret_otp,
+                                             size_t otp_size);
+/* Helpdesk MFA reset: removes the TOTP secret and recovery codes (the next login enrols again)
+ * and ends every session. */
+KURA_MUST_CHECK int kura_auth_reset_mfa(struct kura_meta *m, const struct kura_auth_change *c,
+                                        const char *id, const struct kura_auth_verification *how);
+
+/* ---- logins and sessions (login.c, session.c) ---------------------------------------------- */
+
+#define KURA_SESSION_TOKEN_MAX 64 /* base64url of 32 random bytes is 43 characters */
+
+struct kura_throttle;
+struct kura_password_policy;
+struct kura_cidr;
+
+/* What logins and sessions need, set up once by the server (or a test). Borrowed pointers. */
+struct kura_auth_service {
+    struct kura_meta *meta;
+    const struct kura_password_policy *policy;
+    struct kura_auth_keys keys;
+    const uint8_t *seal_key; /* 32 bytes: TOTP secrets at rest (crypto_secretbox) */
+    const uint8_t *mac_key;  /* 32 bytes: app passwords, recovery codes, failure tags */
+    struct kura_throttle *by_source, *by_id;
+    const struct kura_cidr *exempt; /* sources never throttled */
+    size_t nexempt;
+    int64_t idle_ms, absolute_ms, elevation_ms;
+    struct kura_totp_params totp;
+};
+
+struct kura_login_req {
+    const char *user, *password, *totp; /* totp: a TOTP or recovery code, or NULL */
+    size_t user_len, password_len;
+    const char *source_ip, *user_agent; /* may be NULL */
+    int64_t now;                        /* ms */
+};
+
+struct kura_login_result {
+    enum kura_session_kind kind;
+    char token[KURA_SESSION_TOKEN_MAX + 1]; /* the cookie value; wipe after use */
+    char csrf[KURA_SESSION_TOKEN_MAX + 1];  /* the CSRF token for the client */
+    char account_id[KURA_META_ID_MAX + 1];  /* on success */
+    unsigned roles;
+    int64_t retry_after_ms; /* with KURA_ETHROTTLED */
+    const char *why;        /* for the audit record only, never the response: "unknown_id", ... */
+    bool locked_now;        /* this failure locked the account (raise the alert) */
+};
+
+/* Checks a login (see login.c for the order and why). 0 with a new session (kind ENROL after a
+ * one-time password or without the TOTP the policy requires: it may only change the password
+ * and enrol TOTP); KURA_EUNAUTH for every refusal alike; KURA_ETHROTTLED with retry_after_ms;
+ * other errors are the store's. Costs one Argon2id on every path but the throttled one: run it
+ * on the hash pool. */
+KURA_MUST_CHECK int kura_auth_login(const struct kura_auth_service *s,
+                                    const struct kura_login_req *q, struct kura_login_result *ret);
+
+/* Who a valid session belongs to. */
+struct kura_auth_identity {
+    char account_id[KURA_META_ID_MAX + 1];
+    unsigned roles;
+    enum kura_session_kind kind;
+    bool elevated, break_glass;
+    uint8_t id_hash[KURA_META_MAC_BYTES];
+    uint8_t csrf_hash[KURA_META_MAC_BYTES];
+    char session_tag[17]; /* for audit records: hex of a hash of the id hash */
+};
+
+/* Checks a session token at now: KURA_EUNAUTH when unknown, idle too long, past its absolute
+ * timeout, or its account is no longer active and valid (the session is then deleted). */
+KURA_MUST_CHECK int kura_auth_session_check(const struct kura_auth_service *s, const char *token,
+                                            size_t len, int64_t now,
+                                            struct kura_auth_identity *ret);
+/* The CSRF token sent with a state-changing request: 0 or KURA_EFORBIDDEN (constant time). */
+KURA_MUST_CHECK int kura_auth_csrf_check(const struct kura_auth_identity *id, const char *token,
+                                         size_t len);
+KURA_MUST_CHECK int kura_auth_logout(const struct kura_auth_service *s,
+                                     const struct kura_auth_identity *id);
+/* Elevation: a fresh TOTP code (never a recovery code, never a replayed step) makes the session
+ * elevated until *ret_until = now + elevation_ms. KURA_EUNAUTH otherwise. */
+KURA_MUST_CHECK int kura_auth_elevate(const struct kura_auth_service *s,
+                                      const struct kura_auth_identity *id, const char *code,
+                                      int64_t now, int64_t *ret_until);
+
+/* Internal to the auth area (login.c), shared with session.c and enrolment. */
+KURA_MUST_CHECK int auth_token_new(char ret[static KURA_SESSION_TOKEN_MAX + 1],
+                                   uint8_t ret_hash[static KURA_META_MAC_BYTES]);
+KURA_MUST_CHECK int auth_token_hash(const char *token, size_t len,
+                                    uint8_t ret[static KURA_META_MAC_BYTES]);
+KURA_MUST_CHECK int auth_totp_seal(const struct kura_auth_service *s, const uint8_t *secret,
+                                   size_t len, uint8_t ret[static KURA_META_SECRET_MAX],
+                                   size_t *ret_len);
+KURA_MUST_CHECK int auth_totp_unseal(const struct kura_auth_service *s,
+                                     const struct kura_account_auth *st,
+                                     uint8_t ret[static KURA_TOTP_SECRET_MAX], size_t *ret_len);

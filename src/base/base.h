@@ -104,7 +104,8 @@ enum kura_err {
     KURA_EBUDGET = -1030,      /* 503 request exceeded its memory budget */
     KURA_ENOTIMPL = -1031,     /* 501 not implemented (e.g. an unknown transfer coding) */
     KURA_EAUDIT = -1032,       /* 503 the audit log cannot be written: fail closed */
-    KURA_E_LAST = -1033,
+    KURA_ETHROTTLED = -1033,   /* 429 too many failed attempts: back off (Retry-After) */
+    KURA_E_LAST = -1034,
 };
 
 enum kura_lang { KURA_LANG_EN = 0, KURA_LANG_JA = 1 };

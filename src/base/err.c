@@ -77,6 +77,10 @@ static const struct err_entry table[] = {
     {KURA_EAUDIT, "audit_unavailable", 503,
      "the audit log cannot be written, so the request was refused; try again later",
      "監査ログに書き込めないため、リクエストを拒否しました。しばらくしてから再試行してください"},
+    {KURA_ETHROTTLED, "too_many_attempts", 429,
+     "too many failed attempts; wait for the time in Retry-After before trying again",
+     "失敗が続いたため受け付けを一時停止しています。Retry-After "
+     "の秒数が経ってから再試行してください"},
 };
 
 _Static_assert(KURA_ARRAY_SIZE(table) == (size_t)(KURA_EBADREQ - KURA_E_LAST),

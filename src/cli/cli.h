@@ -28,6 +28,7 @@ int cli_config(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_alerts(int argc, char **argv);
+int cli_user(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_audit_rotate_key(int argc, char **argv);
 /* Reads keys/audit-retired.pub (absent: none) into a new array, oldest first. */
@@ -91,6 +92,30 @@ void cli_record_or_warn(const char *cmd, const char *data, const char *action, c
 KURA_MUST_CHECK int cli_record_locally(int datafd, const char *data, const char *action,
                                        const char *object, json_t *detail,
                                        enum kura_audit_result result, struct kura_buf *err);
+
+/* ---- identity.c: logins and the JSON API in the server ------------------------------------- */
+
+#include "api/api.h"
+#include "auth/policy.h"
+
+struct cli_identity {
+    struct kura_password_policy policy;
+    struct kura_pwhash_params params;
+    uint8_t *secrets; /* sodium_malloc: the derived seal and MAC keys */
+    struct kura_throttle *by_source, *by_id;
+    struct kura_cidr exempt[KURA_CONF_MAX_PROXIES];
+    size_t nexempt;
+    struct kura_auth_service service;
+    struct kura_api api;
+};
+
+/* Resolves the password policy and runs the compliance lint (refusing errors unless
+ * overridden, recording an override), checks the dictionary, derives the keys and builds the
+ * service. */
+KURA_MUST_CHECK int cli_identity_start(struct cli_identity *id, const struct kura_conf *conf,
+                                       struct kura_meta *meta, const struct kura_keyring *kr,
+                                       struct kura_audit *audit, struct kura_buf *err);
+void cli_identity_stop(struct cli_identity *id);
 
 /* ---- maintenance.c: scheduled work of the server ----------------------------------------- */
 

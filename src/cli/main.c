@@ -27,6 +27,8 @@ static void help(FILE *f)
         "            lint the password policy against MHLW 6.0 and NIST SP 800-63B\n"
         "  audit     verify | prove | consistency | search | key: the tamper-evident audit log\n"
         "  alerts    list | ack: what the alert rules raised, and its handling\n"
+        "  user      add | list | show | set-roles | disable | enable | unlock | reset-password |\n"
+        "            reset-mfa | ledger | review: accounts and the account ledger\n"
         "  report    monthly: the monthly audit report (HTML and CSV)\n"
         "  help      this text\n"
         "  version   the version (also --version)\n"
@@ -321,9 +323,9 @@ int kura_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"init", cli_init},     {"serve", cli_serve}, {"config", cli_config},
-        {"status", cli_status}, {"audit", cli_audit}, {"alerts", cli_alerts},
-        {"report", cli_report},
+        {"init", cli_init},     {"serve", cli_serve},   {"config", cli_config},
+        {"status", cli_status}, {"audit", cli_audit},   {"alerts", cli_alerts},
+        {"user", cli_user},     {"report", cli_report},
 #ifdef KURA_TEST_HOOKS
         {"debug", cli_debug},
 #endif

@@ -49,6 +49,7 @@ struct server {
     struct kura_ctl_server *ctl;
     char *cert_pem;
     int64_t started_ms;
+    struct cli_identity identity;
 };
 
 static void maintenance(struct server *s);
@@ -236,7 +237,7 @@ static int start_http(struct server *s, struct kura_buf *err)
     if (r == 0) {
         r = open_listener(s->conf, &fd, err);
     }
-    static const struct kura_route *const tables[] = {kura_http_builtin_routes,
+    static const struct kura_route *const tables[] = {kura_http_builtin_routes, kura_api_routes,
 #ifdef KURA_TEST_HOOKS
                                                       kura_http_test_routes,
 #endif
@@ -247,7 +248,8 @@ static int start_http(struct server *s, struct kura_buf *err)
                                    .cert_pem = cert.ptr,
                                    .key_pem = key.ptr,
                                    .tables = tables,
-                                   .audit = s->audit};
+                                   .audit = s->audit,
+                                   .app = &s->identity.api};
         r = kura_http_start(&o, &s->http, err);
         if (r < 0) {
             (void)close(fd);
@@ -403,6 +405,7 @@ static void server_release(struct server *s)
 {
     s->ctl = kura_ctl_server_stop(s->ctl);
     s->http = kura_http_stop(s->http);
+    cli_identity_stop(&s->identity);
     record_stop(s, 0);
     cli_followers_stop(&s->followers);
     s->audit = kura_audit_close(s->audit);
@@ -494,6 +497,9 @@ static int start(struct server *s, const char *listen, struct kura_buf *err)
     }
     if (r == 0) {
         r = record_start(s, err);
+    }
+    if (r == 0) {
+        r = cli_identity_start(&s->identity, s->conf, s->meta, s->keys, s->audit, err);
     }
     if (r == 0) {
         s->audit_dirfd = openat(s->datafd, CLI_AUDIT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -138,6 +138,12 @@ struct kura_conf {
     struct {
         char *override_reason; /* "" or why a configuration failing the lint may still run */
     } compliance;
+    struct {
+        uint64_t idle_minutes;      /* a session unused this long ends (NBDC: 15) */
+        uint64_t absolute_hours;    /* a session ends this long after login, used or not */
+        uint64_t elevation_minutes; /* an elevation (re-entered TOTP) lasts this long */
+        char *throttle_exempt;      /* sources never throttled by address (CIDR list) */
+    } session;
     /* Where each key was set: line number, or 0 when it holds its default (indexed like the
      * schema table; see kura_conf_key_line). */
     unsigned *lines;

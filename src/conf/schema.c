@@ -282,6 +282,19 @@ const struct conf_key kura_conf_keys[] = {
     {"password", "id_charset", STR(password, id_charset), "", 0, 0, NULL, NULL,
      valid_opt_id_charset, "empty (from the profile), default, or alnum",
      "Characters of login IDs: default (a-z and 0-9, then also . _ -) or alnum (A-Z, a-z, 0-9)"},
+    /* [session] */
+    {"session", "idle_minutes", UINT(session, idle_minutes), "15", 1, 1440, "minutes", NULL, NULL,
+     NULL, "A session unused this long ends (NBDC guideline: 15 minutes)"},
+    {"session", "absolute_hours", UINT(session, absolute_hours), "12", 1, 720, "hours", NULL, NULL,
+     NULL, "A session ends this long after its login, however busy"},
+    {"session", "elevation_minutes", UINT(session, elevation_minutes), "30", 1, 480, "minutes",
+     NULL, NULL, NULL,
+     "How long an elevation (TOTP re-entered for administrator, operator, helpdesk or auditor "
+     "work) lasts"},
+    {"session", "throttle_exempt", STR(session, throttle_exempt), "", 0, 0, NULL, NULL,
+     valid_proxies, "empty, or comma-separated addresses and ranges (CIDR), at most 64",
+     "Sources whose failed logins are not throttled by address (the login ID's back-off and the "
+     "account lockout still apply)"},
     /* [compliance] */
     {"compliance", "override_reason", STR(compliance, override_reason), "", 0, 0, NULL, NULL,
      valid_opt_reason, "empty, or text of at most 1000 bytes",

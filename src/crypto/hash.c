@@ -16,15 +16,31 @@ static _Thread_local EVP_MD_CTX *thread_ctx;
 static EVP_MD *sha256_md; /* fetched once, kept for the life of the process */
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
+/* Frees a thread's context when the thread ends, whoever created the thread (a work pool's
+ * worker does not know it hashed). */
+static pthread_key_t ctx_key;
+
+static void free_at_exit(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
 static void fetch_sha256(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (pthread_key_create(&ctx_key, free_at_exit) != 0) {
+        EVP_MD_free(sha256_md);
+        sha256_md = NULL;
+    }
 }
 
 static void free_thread_ctx(void)
 {
     EVP_MD_CTX_free(thread_ctx);
     thread_ctx = NULL;
+    if (sha256_md) {
+        (void)pthread_setspecific(ctx_key, NULL);
+    }
 }
 
 int kura_sha256_parts(uint8_t out[KURA_SHA256_BYTES], const struct kura_str *parts, size_t n)
@@ -35,7 +51,8 @@ int kura_sha256_parts(uint8_t out[KURA_SHA256_BYTES], const struct kura_str *par
     }
     if (!thread_ctx) {
         thread_ctx = EVP_MD_CTX_new();
-        if (!thread_ctx) {
+        if (!thread_ctx || pthread_setspecific(ctx_key, thread_ctx) != 0) {
+            free_thread_ctx();
             return -ENOMEM;
         }
     }

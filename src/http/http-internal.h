@@ -1,6 +1,7 @@
 /* http-internal.h — structures shared by the files of the http area (not part of the API). */
 #pragma once
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,6 +38,7 @@ struct kura_http_server {
     const struct kura_conf *conf;
     const struct kura_route *const *tables;
     struct kura_audit *audit;
+    void *app;
     struct kura_workq *pools[KURA_POOL_COUNT];
     unsigned pool_threads[KURA_POOL_COUNT];
     char *cert_pem;
@@ -104,6 +106,9 @@ struct kura_req {
     size_t resp_bytes;          /* response body length */
     struct MHD_Response *ready; /* built, not yet queued */
     _Atomic int audit_result;
+    struct kura_req_identity ident; /* for the audit record; strings in the arena */
+    const char *audit_reason, *audit_object;
+    json_t *audit_detail; /* extra detail fields, or NULL */
 };
 
 /* MHD callbacks (request.c) */

@@ -94,6 +94,7 @@ struct kura_http_opts {
     const char *key_pem;          /* PEM key; read during start only, the caller wipes it */
     const struct kura_route *const *tables; /* NULL-terminated list of route tables */
     struct kura_audit *audit; /* every request not flagged NO_AUDIT is recorded here; borrowed */
+    void *app;                /* handed to handlers as kura_req_info.app; borrowed */
 };
 
 /* Starts serving. On failure returns a negative code and appends a message to ret_err. */
@@ -159,9 +160,25 @@ struct kura_req_info {
     enum kura_lang lang;
     struct kura_str body; /* complete request body (routes with max_body > 0) */
     const struct kura_conf *conf;
+    void *app; /* kura_http_opts.app: what the application's handlers share */
 };
 
 const struct kura_req_info *kura_req_info(const struct kura_req *r);
+
+/* Who the request acts as, for its audit record (copied into the arena; default: actor
+ * "anonymous", nothing else). session is a correlation tag, never a token. */
+struct kura_req_identity {
+    const char *actor, *roles, *session;
+    bool elevated;
+};
+KURA_MUST_CHECK int kura_req_set_identity(struct kura_req *r, const struct kura_req_identity *id);
+/* The reason recorded in the audit record instead of the error code's name: a refusal that
+ * answers alike to the client ("unknown_id", "bad_password") stays distinguishable in the log. */
+KURA_MUST_CHECK int kura_req_set_reason(struct kura_req *r, const char *reason);
+/* The audit record's object instead of the path (e.g. the login ID an attempt named). */
+KURA_MUST_CHECK int kura_req_set_object(struct kura_req *r, const char *object);
+/* Adds name=value to the audit record's detail (copied). */
+KURA_MUST_CHECK int kura_req_audit_detail(struct kura_req *r, const char *name, const char *value);
 
 /* A handler's own per-request state (usually arena memory), kept across kura_req_defer. */
 void kura_req_set_data(struct kura_req *r, void *data);

@@ -30,6 +30,7 @@ void *http_uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
     }
     r->info.arena = a;
     r->info.conf = s->conf;
+    r->info.app = s->app;
     r->info.query = "";
     r->info.path = "";
     r->info.request_id = "-";
@@ -489,6 +490,7 @@ void http_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
         MHD_destroy_response(r->ready); /* the connection ended before it could be sent */
     }
     kura_buf_release(&r->body);
+    json_decref(r->audit_detail);
     kura_arena_free(r->info.arena);
     *con_cls = NULL;
 }

@@ -123,17 +123,27 @@ enum MHD_Result http_deliver(struct kura_req *r, bool early)
         return http_queue_ready(r);
     }
     json_t *detail = json_pack("{s:s,s:i}", "method", r->info.method, "status", (int)r->status);
+    if (detail && r->audit_detail) {
+        (void)json_object_update(detail, r->audit_detail);
+    }
     struct kura_audit_event ev = {
-        .actor = "anonymous",
+        .actor = r->ident.actor ? r->ident.actor : "anonymous",
+        .roles = r->ident.roles,
+        .elevated = r->ident.elevated,
+        .session = r->ident.session,
         .source_ip = r->info.source_ip,
         .user_agent = kura_req_header(r, MHD_HTTP_HEADER_USER_AGENT),
         .request_id = r->info.request_id,
         .action = r->route && r->route->action ? r->route->action : "http.request",
         /* A refused target is recorded as it came (escaped by the record): it is the evidence. */
-        .object = r->target_err ? r->raw_copy : r->info.path,
+        .object = r->target_err     ? r->raw_copy
+                  : r->audit_object ? r->audit_object
+                                    : r->info.path,
         .bytes = r->info.body.len + r->resp_bytes,
         .result = result_of(r->status),
-        .reason = r->error ? kura_err_name(r->error) : NULL,
+        .reason = r->audit_reason ? r->audit_reason
+                  : r->error      ? kura_err_name(r->error)
+                                  : NULL,
         .detail = detail,
     };
     if (early) {
@@ -151,6 +161,44 @@ enum MHD_Result http_deliver(struct kura_req *r, bool early)
         MHD_resume_connection(r->conn);
     }
     return MHD_YES;
+}
+
+int kura_req_set_identity(struct kura_req *r, const struct kura_req_identity *id)
+{
+    struct kura_arena *a = r->info.arena;
+    const char *const in[] = {id->actor, id->roles, id->session};
+    const char **out[] = {&r->ident.actor, &r->ident.roles, &r->ident.session};
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(in); i++) {
+        *out[i] = in[i] ? kura_arena_strndup(a, in[i], strlen(in[i])) : NULL;
+        if (in[i] && !*out[i]) {
+            return kura_arena_err(a);
+        }
+    }
+    r->ident.elevated = id->elevated;
+    return 0;
+}
+
+int kura_req_set_reason(struct kura_req *r, const char *reason)
+{
+    r->audit_reason = reason ? kura_arena_strndup(r->info.arena, reason, strlen(reason)) : NULL;
+    return reason && !r->audit_reason ? kura_arena_err(r->info.arena) : 0;
+}
+
+int kura_req_set_object(struct kura_req *r, const char *object)
+{
+    r->audit_object = object ? kura_arena_strndup(r->info.arena, object, strlen(object)) : NULL;
+    return object && !r->audit_object ? kura_arena_err(r->info.arena) : 0;
+}
+
+int kura_req_audit_detail(struct kura_req *r, const char *name, const char *value)
+{
+    if (!r->audit_detail) {
+        r->audit_detail = json_object();
+    }
+    if (!r->audit_detail || json_object_set_new(r->audit_detail, name, json_string(value)) < 0) {
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 int kura_req_respond_error(struct kura_req *r, int err)

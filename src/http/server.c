@@ -146,6 +146,7 @@ int kura_http_start(const struct kura_http_opts *opts, struct kura_http_server *
     }
     pthread_mutex_init(&s->conns_lock, NULL);
     s->conf = conf;
+    s->app = opts->app;
     s->tables = opts->tables;
     s->audit = opts->audit;
     int r = load_lists(s, conf);

@@ -1,0 +1,298 @@
+/* Unit tests for logins and sessions (login.c, session.c) on a temporary SQLite database:
+ * uniform refusals with their audit reasons, lockout at exactly N, back-off, enrolment
+ * sessions, TOTP with replay protection, recovery codes, timeouts, CSRF, elevation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "auth/policy.h"
+#include "auth/throttle.h"
+
+static const struct kura_pwhash_params fast = {crypto_pwhash_OPSLIMIT_MIN,
+                                               crypto_pwhash_MEMLIMIT_MIN};
+static uint8_t pepper[KURA_PEPPER_BYTES], seal_key[32], mac_key[32];
+static char dir[64], db_path[128];
+static struct kura_password_policy policy;
+static const struct kura_throttle_policy backoff = {4, 1000, 60000, 3600000};
+static const int64_t T0 = 1795000000000;
+
+struct fixture {
+    struct kura_meta *m;
+    struct kura_auth_service s;
+    char otp[KURA_PASSWORD_GEN_LEN + 1];
+};
+
+static int setup(void **state)
+{
+    (void)snprintf(dir, sizeof(dir), "/tmp/kura-auth-login-XXXXXX");
+    (void)snprintf(db_path, sizeof(db_path), "%s/kura.db", mkdtemp(dir) ? dir : "/nonexistent");
+    memset(pepper, 0x42, sizeof(pepper));
+    randombytes_buf(seal_key, sizeof(seal_key));
+    randombytes_buf(mac_key, sizeof(mac_key));
+    policy = *kura_password_policy_by_name("kura-default");
+    struct fixture *f = kura_calloc(1, sizeof(*f));
+    if (!f || kura_meta_open("sqlite", db_path, KURA_META_CREATE, &f->m) < 0 ||
+        kura_meta_migrate(f->m) < 0) {
+        return -1;
+    }
+    f->s = (struct kura_auth_service){.meta = f->m,
+                                      .policy = &policy,
+                                      .keys = {&fast, pepper},
+                                      .seal_key = seal_key,
+                                      .mac_key = mac_key,
+                                      .idle_ms = 15 * 60 * 1000,
+                                      .absolute_ms = 12 * 3600 * 1000,
+                                      .elevation_ms = 30 * 60 * 1000,
+                                      .totp = kura_totp_params_default};
+    if (kura_throttle_new(1024, &backoff, &f->s.by_source) < 0 ||
+        kura_throttle_new(1024, &backoff, &f->s.by_id) < 0) {
+        return -1;
+    }
+    const struct kura_auth_change c = {"cli:root", "test", NULL, T0};
+    const struct kura_account a = {.id = "alice", .roles = KURA_ROLE_USER};
+    if (kura_auth_account_add(f->m, &c, &a, NULL, &f->s.keys, f->otp, sizeof(f->otp)) < 0) {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    kura_throttle_free(f->s.by_source);
+    kura_throttle_free(f->s.by_id);
+    kura_meta_close(f->m);
+    kura_free(f);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char path[160];
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(suffixes); i++) {
+        (void)snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
+        (void)unlink(path);
+    }
+    return rmdir(dir);
+}
+
+static int login(struct fixture *f, const char *user, const char *pw, const char *totp,
+                 const char *ip, int64_t now, struct kura_login_result *ret)
+{
+    const struct kura_login_req q = {user, pw, totp, strlen(user), strlen(pw), ip, "test", now};
+    return kura_auth_login(&f->s, &q, ret);
+}
+
+/* Gives alice a known password and an enrolled TOTP secret; returns the secret. */
+static void enrol(struct fixture *f, uint8_t secret[KURA_TOTP_SECRET_BYTES])
+{
+    char hash[KURA_PWHASH_STR_MAX];
+    struct kura_account a = {0};
+    assert_int_equal(kura_meta_account_get(f->m, "alice", &a), 0);
+    assert_int_equal(kura_password_hash(&fast, pepper, "a long passphrase 123", 21, hash), 0);
+    const char *old = a.password_hash;
+    a.password_hash = hash;
+    a.must_change_password = false;
+    assert_int_equal(kura_meta_account_update(f->m, &a), 0);
+    a.password_hash = old;
+    kura_account_release(&a);
+    assert_int_equal(kura_totp_secret_generate(secret), 0);
+    uint8_t sealed[KURA_META_SECRET_MAX];
+    size_t len = 0;
+    assert_int_equal(auth_totp_seal(&f->s, secret, KURA_TOTP_SECRET_BYTES, sealed, &len), 0);
+    assert_int_equal(kura_meta_auth_set_totp(f->m, "alice", sealed, len, T0), 0);
+}
+
+static void code_at(const uint8_t *secret, int64_t now, char code[KURA_OTP_CODE_MAX])
+{
+    assert_int_equal(
+        kura_totp_code(secret, KURA_TOTP_SECRET_BYTES, &kura_totp_params_default, now / 1000, code),
+        0);
+}
+
+static void test_one_time_password_gives_enrolment(void **state)
+{
+    struct fixture *f = *state;
+    struct kura_login_result r;
+    assert_int_equal(login(f, "alice", f->otp, NULL, "192.0.2.1", T0, &r), 0);
+    assert_int_equal(r.kind, KURA_SESSION_ENROL);
+    assert_string_equal(r.account_id, "alice");
+    assert_int_equal(strlen(r.token), 43);
+    struct kura_auth_identity id;
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0 + 1000, &id), 0);
+    assert_int_equal(id.kind, KURA_SESSION_ENROL);
+    assert_int_equal(kura_auth_csrf_check(&id, r.csrf, strlen(r.csrf)), 0);
+    assert_int_equal(kura_auth_csrf_check(&id, r.token, strlen(r.token)), KURA_EFORBIDDEN);
+    assert_int_equal(kura_auth_csrf_check(&id, NULL, 0), KURA_EFORBIDDEN);
+}
+
+static void test_refusals_look_alike(void **state)
+{
+    struct fixture *f = *state;
+    struct kura_login_result r;
+    assert_int_equal(login(f, "nobody", "whatever", NULL, "192.0.2.1", T0, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "unknown_id");
+    assert_int_equal(login(f, "alice", "wrong", NULL, "192.0.2.1", T0, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "bad_password");
+    assert_int_equal(login(f, "../x", "wrong", NULL, "192.0.2.1", T0, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "unknown_id");
+    const struct kura_auth_change c = {"cli:root", "test", NULL, T0};
+    assert_int_equal(kura_auth_account_set_status(f->m, &c, "alice", KURA_ACCOUNT_STATUS_DISABLED),
+                     0);
+    assert_int_equal(login(f, "alice", f->otp, NULL, "192.0.2.1", T0, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "disabled");
+    assert_null(r.token[0] ? r.token : NULL);
+}
+
+static void test_lockout_at_threshold(void **state)
+{
+    struct fixture *f = *state;
+    struct kura_login_result r;
+    int locked = 0;
+    /* Different sources and exact-ID back-off aside: every 4 failures wait out the back-off. */
+    int64_t now = T0;
+    for (unsigned i = 1; i <= policy.lockout_threshold; i++) {
+        now += 3600000; /* past any back-off */
+        assert_int_equal(login(f, "alice", "wrong", NULL, "192.0.2.1", now, &r), KURA_EUNAUTH);
+        locked += r.locked_now;
+        assert_int_equal(r.locked_now, i == policy.lockout_threshold);
+    }
+    assert_int_equal(locked, 1);
+    now += 3600000;
+    assert_int_equal(login(f, "alice", f->otp, NULL, "192.0.2.1", now, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "locked");
+    const struct kura_auth_change c = {"cli:helpdesk", "verified by phone", NULL, now};
+    assert_int_equal(kura_auth_account_unlock(f->m, &c, "alice"), 0);
+    assert_int_equal(login(f, "alice", f->otp, NULL, "192.0.2.1", now, &r), 0);
+}
+
+static void test_backoff_answers_429(void **state)
+{
+    struct fixture *f = *state;
+    struct kura_login_result r;
+    for (int i = 0; i < 4; i++) {
+        char pw[16];
+        (void)snprintf(pw, sizeof(pw), "wrong%d", i);
+        assert_int_equal(login(f, "ghost", pw, NULL, "192.0.2.7", T0, &r), KURA_EUNAUTH);
+    }
+    /* The 5th attempt on that ID waits, whether or not the ID exists. */
+    assert_int_equal(login(f, "ghost", "again", NULL, "192.0.2.8", T0, &r), KURA_ETHROTTLED);
+    assert_int_equal(r.retry_after_ms, 1000);
+    assert_int_equal(login(f, "ghost", "again", NULL, "192.0.2.8", T0 + 1000, &r), KURA_EUNAUTH);
+    /* The same wrong secret again counts once (a sync client's retries). */
+    for (int i = 0; i < 10; i++) {
+        KURA_IGNORE(login(f, "carol", "stale", NULL, "192.0.2.9", T0 + 5000, &r));
+    }
+    assert_int_equal(login(f, "carol", "other", NULL, "192.0.2.9", T0 + 5000, &r), KURA_EUNAUTH);
+    /* An exempt source is never throttled by source. */
+    struct kura_cidr lo;
+    assert_int_equal(kura_conf_parse_cidr("192.0.2.0/24", 12, &lo), 0);
+    f->s.exempt = &lo;
+    f->s.nexempt = 1;
+    assert_int_equal(login(f, "alice", f->otp, NULL, "192.0.2.7", T0 + 5000, &r), 0);
+}
+
+static void test_totp_and_recovery(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t secret[KURA_TOTP_SECRET_BYTES];
+    enrol(f, secret);
+    struct kura_login_result r;
+    char code[KURA_OTP_CODE_MAX];
+    int64_t now = T0 + 60000;
+    assert_int_equal(login(f, "alice", "a long passphrase 123", NULL, NULL, now, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "bad_second_factor");
+    code_at(secret, now, code);
+    assert_int_equal(login(f, "alice", "a long passphrase 123", code, NULL, now, &r), 0);
+    assert_int_equal(r.kind, KURA_SESSION_FULL);
+    /* The same code again is a replay. */
+    assert_int_equal(login(f, "alice", "a long passphrase 123", code, NULL, now + 1000, &r),
+                     KURA_EUNAUTH);
+    /* A recovery code works once. */
+    char codes[KURA_RECOVERY_CODES][KURA_RECOVERY_CODE_STR_MAX];
+    uint8_t macs[KURA_RECOVERY_CODES][KURA_RECOVERY_HASH_BYTES];
+    assert_int_equal(kura_recovery_generate(mac_key, codes, macs), 0);
+    assert_int_equal(
+        kura_meta_recovery_set(f->m, "alice", (const uint8_t(*)[32])macs, KURA_RECOVERY_CODES), 0);
+    assert_int_equal(login(f, "alice", "a long passphrase 123", codes[3], NULL, now + 2000, &r), 0);
+    assert_int_equal(login(f, "alice", "a long passphrase 123", codes[3], NULL, now + 3000, &r),
+                     KURA_EUNAUTH);
+    /* Elevation takes a fresh TOTP code, not a replay and not a recovery code. */
+    struct kura_auth_identity id;
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, 0, now, &id), KURA_EUNAUTH);
+    assert_int_equal(login(f, "alice", "a long passphrase 123", codes[4], NULL, now + 3000, &r), 0);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), now + 3000, &id), 0);
+    assert_false(id.elevated);
+    int64_t until = 0;
+    assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 3000, &until), KURA_EUNAUTH);
+    assert_int_equal(kura_auth_elevate(&f->s, &id, codes[5], now + 3000, &until), KURA_EUNAUTH);
+    code_at(secret, now + 30000, code);
+    assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 30000, &until), 0);
+    assert_int_equal(until, now + 30000 + f->s.elevation_ms);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), now + 31000, &id), 0);
+    assert_true(id.elevated);
+    for (int64_t t = now + 31000; t < until; t += 10 * 60 * 1000) {
+        assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t, &id), 0);
+        assert_true(id.elevated);
+    }
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), until, &id), 0);
+    assert_false(id.elevated); /* elevation ends, the session goes on */
+}
+
+static void test_timeouts_and_logout(void **state)
+{
+    struct fixture *f = *state;
+    struct kura_login_result r;
+    struct kura_auth_identity id;
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), 0);
+    /* Active every 10 minutes: survives the 15-minute idle timeout... */
+    int64_t t = T0;
+    for (int i = 0; i < 5; i++) {
+        t += 10 * 60 * 1000;
+        assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t, &id), 0);
+    }
+    /* ... but idle for 15 minutes it ends, and stays ended. */
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t + 15 * 60000, &id),
+                     KURA_EUNAUTH);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t, &id),
+                     KURA_EUNAUTH);
+    /* The absolute timeout ends even a busy session. */
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), 0);
+    for (t = T0; t < T0 + f->s.absolute_ms; t += 10 * 60 * 1000) {
+        assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t, &id), 0);
+    }
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t, &id),
+                     KURA_EUNAUTH);
+    /* Logout. */
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), 0);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0, &id), 0);
+    assert_int_equal(kura_auth_logout(&f->s, &id), 0);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0, &id),
+                     KURA_EUNAUTH);
+    /* Disabling the account ends its sessions. */
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), 0);
+    const struct kura_auth_change c = {"cli:root", "left the project", NULL, T0};
+    assert_int_equal(kura_auth_account_set_status(f->m, &c, "alice", KURA_ACCOUNT_STATUS_DISABLED),
+                     0);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0, &id),
+                     KURA_EUNAUTH);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_one_time_password_gives_enrolment),
+        T(test_refusals_look_alike),
+        T(test_lockout_at_threshold),
+        T(test_backoff_answers_429),
+        T(test_totp_and_recovery),
+        T(test_timeouts_and_logout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
