@@ -94,8 +94,10 @@ struct kura_audit_opts {
     bool start_thread;               /* false: synchronous use by a CLI command */
 };
 
-/* The checkpoint origin: "kura.<host of public_url>/audit/<install id>". */
-KURA_MUST_CHECK int kura_audit_origin(const struct kura_conf *conf, const char *install_id,
+/* The checkpoint origin: the one of the existing log in audit_dirfd (-1: none), else
+ * "kura.<host of public_url>/audit/<install id>" for a new log. */
+KURA_MUST_CHECK int kura_audit_origin(int audit_dirfd, const struct kura_conf *conf,
+                                      const char *install_id,
                                       char ret[static KURA_AUDIT_ORIGIN_MAX]);
 
 /* Opens the log: creates the layout if empty, recovers from a crash (cuts a torn tail, finishes

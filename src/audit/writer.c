@@ -594,9 +594,39 @@ struct kura_audit *kura_audit_close(struct kura_audit *a)
 /* ---- opening ----------------------------------------------------------------------------------
  */
 
-int kura_audit_origin(const struct kura_conf *conf, const char *install_id,
+/* The origin line of an existing log's checkpoint, when it is one of this installation. */
+static bool origin_of_log(int audit_dirfd, const char *install_id,
+                          char ret[static KURA_AUDIT_ORIGIN_MAX])
+{
+    struct kura_buf note = KURA_BUF_INIT(AUDIT_NOTE_MAX);
+    char suffix[64];
+    int n = snprintf(suffix, sizeof(suffix), "/audit/%s", install_id);
+    bool ok = audit_dirfd >= 0 && n > 0 && (size_t)n < sizeof(suffix) &&
+              kura_file_read_all(audit_dirfd, CHECKPOINT, &note) == 0 && note.len > 0;
+    const char *nl = ok ? memchr(note.ptr, '\n', note.len) : NULL;
+    size_t len = nl ? (size_t)(nl - note.ptr) : 0;
+    ok = nl && len < KURA_AUDIT_ORIGIN_MAX && len > 5 + (size_t)n &&
+         memcmp(note.ptr, "kura.", 5) == 0 &&
+         memcmp(note.ptr + len - (size_t)n, suffix, (size_t)n) == 0 &&
+         !memchr(note.ptr, ' ', len) && !memchr(note.ptr, '+', len) &&
+         kura_utf8_valid(note.ptr, len) && !kura_has_ctl(note.ptr, len, false);
+    if (ok) {
+        memcpy(ret, note.ptr, len);
+        ret[len] = '\0';
+    }
+    kura_buf_release(&note);
+    return ok;
+}
+
+int kura_audit_origin(int audit_dirfd, const struct kura_conf *conf, const char *install_id,
                       char ret[static KURA_AUDIT_ORIGIN_MAX])
 {
+    /* A log keeps the origin it was created with: witnesses hold checkpoints under it, and a
+     * new public_url must not make the log's own history unverifiable. A checkpoint whose
+     * origin line was altered fails its signature check in verify. */
+    if (origin_of_log(audit_dirfd, install_id, ret)) {
+        return 0;
+    }
     char host[KURA_CONF_HOST_MAX];
     uint16_t port;
     int r = kura_conf_parse_origin(conf->http.public_url, host, &port);

@@ -166,7 +166,7 @@ static bool published_under(struct rotation *rt, const struct kura_sign_key *key
     int audit_fd = openat(rt->datafd, CLI_AUDIT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     bool yes =
         audit_fd >= 0 && cli_read_install_id(rt->datafd, install_id) == 0 &&
-        kura_audit_origin(rt->conf, install_id, origin) == 0 &&
+        kura_audit_origin(audit_fd, rt->conf, install_id, origin) == 0 &&
         kura_file_read_all(audit_fd, "checkpoint", &note) == 0 &&
         kura_audit_checkpoint_open(note.ptr, note.len, kura_sign_key_public(key), origin, &cp) == 0;
     if (audit_fd >= 0) {

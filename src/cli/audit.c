@@ -64,14 +64,14 @@ static int ctx_open(struct audit_ctx *c, const char *data, struct kura_buf *err)
         r = cli_read_install_id(c->datafd, install_id);
     }
     if (r == 0) {
-        r = kura_audit_origin(c->conf, install_id, c->origin);
-    }
-    if (r == 0) {
         c->auditfd = openat(c->datafd, CLI_AUDIT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (c->auditfd < 0) {
             r = -errno;
             kura_buf_addf(err, "'%s' has no audit log: %s", data, kura_strerror(r));
         }
+    }
+    if (r == 0) {
+        r = kura_audit_origin(c->auditfd, c->conf, install_id, c->origin);
     }
     if (r < 0 && err->len == 0) {
         kura_buf_addf(err, "%s", kura_strerror(r));

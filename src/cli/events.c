@@ -64,7 +64,7 @@ int cli_audit_open(int datafd, const struct kura_conf *conf, const struct kura_k
     char install_id[40], origin[KURA_AUDIT_ORIGIN_MAX];
     int r = cli_read_install_id(datafd, install_id);
     if (r == 0) {
-        r = kura_audit_origin(conf, install_id, origin);
+        r = kura_audit_origin(dirfd, conf, install_id, origin);
     }
     if (r == 0) {
         struct kura_audit_opts o = {dirfd, kura_keyring_audit_key(kr), origin, conf, thread};

@@ -420,3 +420,19 @@ def test_verify_usage(instance):
     instance.init()
     proc = run_kura("audit", "verify", "--data", str(instance.data))
     assert proc.returncode == 0 and "audit log ok" in proc.stdout
+
+
+def test_a_new_public_url_keeps_the_logs_origin(instance):
+    """The origin is fixed when the log is created: a later public_url with another host must
+    neither stop the server nor make the history unverifiable."""
+    instance.init()
+    server = instance.serve()
+    assert server.stop() == 0
+    first = (instance.data / "audit" / "checkpoint").read_text().splitlines()[0]
+    instance.set("http", "public_url", f"https://kura.example.org:{instance.port}")
+    instance.set("http", "allowed_hosts", "localhost")
+    server = instance.serve()
+    assert server.stop() == 0
+    assert (instance.data / "audit" / "checkpoint").read_text().splitlines()[0] == first
+    code, summary = verify(instance.data)
+    assert code == 0, summary
