@@ -69,6 +69,7 @@ analyze:
 bench: all
 	bench/healthz.sh
 	bench/audit.sh
+	bench/login.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-analyze

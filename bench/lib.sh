@@ -32,16 +32,18 @@ for s in socks:
 EOF
 }
 
-# wait_https NAME PID URL ATTEMPTS: poll URL (any certificate) every 0.1 s
-# until it answers 200, at most ATTEMPTS times.  Fails early if PID exits.
+# wait_https NAME PID URL ATTEMPTS [CURL_ARG...]: poll URL (any certificate)
+# every 0.1 s until it answers 200, at most ATTEMPTS times.  Fails early if PID
+# exits.  CURL_ARGs go to curl as they are (e.g. -H "Host: localhost:8443").
 wait_https() {
     local name=$1 pid=$2 url=$3 attempts=$4 i code
+    shift 4
     for ((i = 1; i <= attempts; i++)); do
         if ! kill -0 "$pid" 2>/dev/null; then
             bench_warn "$name (pid $pid) exited before becoming ready"
             return 1
         fi
-        code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) || true
+        code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" 2>/dev/null) || true
         if [[ $code == 200 ]]; then
             return 0
         fi

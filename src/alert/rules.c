@@ -385,6 +385,20 @@ static bool in_off_hours(const struct kura_alert_rules *rules, int64_t t)
     return minute >= rules->off_from || minute < rules->off_to;
 }
 
+/* An account change made at the console (kura user ...): the same alert as through the API. */
+static bool cli_account_change(const char *action)
+{
+    static const char *const changes[] = {
+        "cli.user.add",    "cli.user.disable",        "cli.user.enable",
+        "cli.user.unlock", "cli.user.reset-password", "cli.user.reset-mfa"};
+    for (size_t i = 0; action && i < KURA_ARRAY_SIZE(changes); i++) {
+        if (strcmp(action, changes[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Records that are alerts by themselves, one hit each. */
 static int event_rules(const struct emit *e, const struct rec *r)
 {
@@ -403,7 +417,9 @@ static int event_rules(const struct emit *e, const struct rec *r)
                   json_pack("{s:O?}", "cut_bytes", json_object_get(r->detail, "cut_bytes")));
     } else if (is(r->action, "cli.audit.verify") && !is(r->result, "ok")) {
         ret = hit(e, r, R_VERIFY, "", NULL);
-    } else if (starts(r->action, "account.")) {
+    } else if (is(r->action, "cli.user.set-roles")) {
+        ret = hit(e, r, R_PERMISSION, or_empty(r->object), NULL);
+    } else if (starts(r->action, "account.") || cli_account_change(r->action)) {
         ret = hit(e, r, R_ACCOUNT, or_empty(r->object), NULL);
     } else {
         for (size_t i = 0; i < KURA_ARRAY_SIZE(permission_prefixes); i++) {

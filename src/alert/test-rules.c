@@ -323,6 +323,15 @@ static void test_changes_privilege_and_own_records(void **state)
     assert_string_equal(hits.rule[1], "permission_change");
     assert_string_equal(hits.rule[2], "permission_change");
     assert_string_equal(hits.rule[3], "permission_change");
+    /* The same changes made at the console, and a listing that changes nothing. */
+    feed_full(T0, "cli.user.set-roles", "cli:root", "ok", NULL, NULL, "bob", 0, NULL);
+    feed_full(T0, "cli.user.disable", "cli:root", "ok", NULL, NULL, "bob", 0, NULL);
+    feed_full(T0, "cli.user.list", "cli:root", "ok", NULL, NULL, "accounts", 0, NULL);
+    assert_int_equal(hits.n, 6);
+    assert_string_equal(hits.rule[4], "permission_change");
+    assert_string_equal(hits.rule[5], "account_change");
+    assert_string_equal(hits.key[5], "bob");
+    hits.n = 4;
     json_t *rec = json_pack("{s:s,s:s,s:b,s:s}", "action", "dataset.read", "actor", "user:admin",
                             "elevated", 1, "result", "ok");
     assert_int_equal(kura_alert_rules_feed(rules, rec, 9, T0, on_hit, NULL), 0);

@@ -26,7 +26,9 @@ struct kura_api {
     struct kura_audit *audit; /* for the events of changes a request made (lock, ...) */
 };
 
-extern const struct kura_route kura_api_routes[];
+extern const struct kura_route kura_api_routes[];       /* session.c */
+extern const struct kura_route kura_api_me_routes[];    /* me.c */
+extern const struct kura_route kura_api_admin_routes[]; /* admin.c */
 
 /* ---- request bodies (json.c) ------------------------------------------------------------- */
 

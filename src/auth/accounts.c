@@ -82,6 +82,12 @@ static int ledger(struct kura_meta *m, const struct kura_auth_change *c, const c
     return r;
 }
 
+int auth_ledger_note(struct kura_meta *m, const struct kura_auth_change *c, const char *id,
+                     const char *action, json_t *extra)
+{
+    return ledger(m, c, id, action, NULL, NULL, extra);
+}
+
 static int finish(struct kura_meta *m, int r)
 {
     if (r == 0) {
@@ -331,4 +337,20 @@ int kura_auth_reset_mfa(struct kura_meta *m, const struct kura_auth_change *c, c
     }
     json_decref(extra);
     return r;
+}
+
+static int require_change(struct kura_account *a, const void *arg)
+{
+    (void)arg;
+    if (a->must_change_password) {
+        return 1;
+    }
+    a->must_change_password = true;
+    return 0;
+}
+
+int kura_auth_account_require_password_change(struct kura_meta *m, const struct kura_auth_change *c,
+                                              const char *id)
+{
+    return change_account(m, c, id, "password_expired", require_change, NULL, NULL);
 }

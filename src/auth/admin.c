@@ -1,6 +1,7 @@
 /* admin.c — creating an administrator with a one-time password (kura init, recovery). */
 #include "auth/auth.h"
 
+#include <jansson.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -33,7 +34,16 @@ int kura_auth_create_admin(struct kura_meta *m, const char *id,
             .created_at = now,
             .updated_at = now,
         };
-        r = kura_meta_account_create(m, &a);
+        /* The first entry of the ledger: who the first administrator is, from kura init. */
+        const struct kura_auth_change c = {"system:init", "first administrator", NULL, now};
+        json_t *extra = json_pack("{s:s,s:[s,s]}", "id", id, "roles", "user", "admin");
+        r = extra ? kura_meta_txn_begin(m) : -ENOMEM;
+        if (r == 0) {
+            r = kura_meta_account_create(m, &a);
+            r = r == 0 ? auth_ledger_note(m, &c, id, "create", extra) : r;
+            r = r == 0 ? kura_meta_txn_commit(m) : (kura_meta_txn_rollback(m), r);
+        }
+        json_decref(extra);
     }
     if (r == 0) {
         memcpy(ret_otp, otp, sizeof(otp));

@@ -223,6 +223,13 @@ KURA_MUST_CHECK int kura_auth_reset_password(struct kura_meta *m, const struct k
  * and ends every session. */
 KURA_MUST_CHECK int kura_auth_reset_mfa(struct kura_meta *m, const struct kura_auth_change *c,
                                         const char *id, const struct kura_auth_verification *how);
+/* The password has expired (the policy's max_age_days): sets must_change_password, so the next
+ * login yields only an enrolment session that may change it (ledger action
+ * "password_expired"). Sessions already open are left to their timeouts. 1 when it was already
+ * set. */
+KURA_MUST_CHECK int kura_auth_account_require_password_change(struct kura_meta *m,
+                                                              const struct kura_auth_change *c,
+                                                              const char *id);
 
 /* ---- logins and sessions (login.c, session.c) ---------------------------------------------- */
 
@@ -299,7 +306,72 @@ KURA_MUST_CHECK int kura_auth_elevate(const struct kura_auth_service *s,
                                       const struct kura_auth_identity *id, const char *code,
                                       int64_t now, int64_t *ret_until);
 
+/* ---- self-service (selfservice.c) ----------------------------------------------------------- */
+
+#define KURA_APP_TOKEN_MAX 64 /* base64url of 24 random bytes is 32 characters */
+
+struct kura_password_verdict;
+
+/* Replaces the old session by a new one (new token, new CSRF token) whose kind follows the
+ * account now: full unless a password change or TOTP enrolment is still pending. */
+KURA_MUST_CHECK int kura_auth_session_reissue(const struct kura_auth_service *s,
+                                              const struct kura_auth_identity *id,
+                                              const char *source_ip, const char *user_agent,
+                                              int64_t now, struct kura_login_result *ret);
+/* Changes the password: the current one must verify (KURA_EFORBIDDEN otherwise), the new one must
+ * pass the policy and differ from the current and the kept ones (KURA_EBADREQ with the verdict
+ * saying which rule failed, in English and Japanese). Keeps the old hash in the history, clears
+ * must_change_password, writes a ledger row. Costs an Argon2id per kept hash: hash pool. */
+KURA_MUST_CHECK int kura_auth_change_password(const struct kura_auth_service *s,
+                                              const struct kura_auth_identity *id,
+                                              const char *current, size_t clen, const char *new_pw,
+                                              size_t nlen, int64_t now,
+                                              struct kura_password_verdict *ret_verdict);
+/* Starts TOTP enrolment: a new secret stored sealed and pending; the otpauth:// URI and its QR
+ * code as SVG. KURA_EEXIST when TOTP is already enrolled (a helpdesk MFA reset comes first). */
+KURA_MUST_CHECK int kura_auth_totp_begin(const struct kura_auth_service *s,
+                                         const struct kura_auth_identity *id, const char *issuer,
+                                         struct kura_buf *ret_uri, struct kura_buf *ret_svg);
+/* Confirms the pending secret with a valid code: enrolled, the code's step used, 10 recovery
+ * codes (shown once; stored as MACs), a ledger row. KURA_EUNAUTH for a wrong code,
+ * KURA_ENOTFOUND when nothing is pending. */
+KURA_MUST_CHECK int
+kura_auth_totp_confirm(const struct kura_auth_service *s, const struct kura_auth_identity *id,
+                       const char *code, int64_t now,
+                       char ret_codes[KURA_RECOVERY_CODES][KURA_RECOVERY_CODE_STR_MAX]);
+/* A new app password (shown once in ret_token; stored as HMAC), named, read-only or read-write,
+ * optional expiry (0: none). KURA_EEXIST when the name is in use. */
+KURA_MUST_CHECK int kura_auth_app_password_create(const struct kura_auth_service *s,
+                                                  const struct kura_auth_identity *id,
+                                                  const char *name, bool read_write,
+                                                  int64_t expires_at, int64_t now,
+                                                  char ret_token[static KURA_APP_TOKEN_MAX + 1],
+                                                  uint64_t *ret_id);
+KURA_MUST_CHECK int kura_auth_app_password_revoke(const struct kura_auth_service *s,
+                                                  const struct kura_auth_identity *id,
+                                                  uint64_t pw_id, int64_t now);
+
+/* What HTTP Basic authentication proved: an app password in force of an active account. */
+struct kura_auth_basic {
+    char account_id[KURA_META_ID_MAX + 1];
+    unsigned roles;
+    uint64_t app_password_id;
+    bool read_write;
+};
+/* Basic authentication accepts only app passwords, never the account password (the account's
+ * second factor cannot be presented by WebDAV clients). 0 or KURA_EUNAUTH. */
+KURA_MUST_CHECK int kura_auth_basic(const struct kura_auth_service *s, const char *user,
+                                    const char *secret, size_t len, const char *source_ip,
+                                    int64_t now, struct kura_auth_basic *ret);
+
 /* Internal to the auth area (login.c), shared with session.c and enrolment. */
+/* *ret_rehash: the password matched a hash of another cost than the configured one. */
+KURA_MUST_CHECK int auth_verify_password(const struct kura_auth_service *s, const char *hash,
+                                         const char *pw, size_t len, bool *ret_rehash);
+struct json_t;
+/* A ledger row that is not a field change (accounts.c): after = extra (may be NULL). */
+KURA_MUST_CHECK int auth_ledger_note(struct kura_meta *m, const struct kura_auth_change *c,
+                                     const char *id, const char *action, struct json_t *extra);
 KURA_MUST_CHECK int auth_token_new(char ret[static KURA_SESSION_TOKEN_MAX + 1],
                                    uint8_t ret_hash[static KURA_META_MAC_BYTES]);
 KURA_MUST_CHECK int auth_token_hash(const char *token, size_t len,
@@ -310,3 +382,57 @@ KURA_MUST_CHECK int auth_totp_seal(const struct kura_auth_service *s, const uint
 KURA_MUST_CHECK int auth_totp_unseal(const struct kura_auth_service *s,
                                      const struct kura_account_auth *st,
                                      uint8_t ret[static KURA_TOTP_SECRET_MAX], size_t *ret_len);
+
+/* ---- account hygiene (hygiene.c) ----------------------------------------------------------- */
+
+/* The daily job of the server (issue item 9): accounts past valid_until expire, accounts unused
+ * for inactive_days are disabled, passwords older than the policy's max_age_days must be
+ * changed at the next login. Each change goes through the functions above, so it leaves its
+ * ledger row (actor KURA_AUTH_HYGIENE_ACTOR, the rule as reason); the caller records one audit
+ * event per change from the report. Running it twice changes nothing the second time. */
+
+#define KURA_AUTH_HYGIENE_ACTOR "system:hygiene"
+#define KURA_AUTH_INACTIVE_DAYS_MAX 3650u /* [password] inactive_days */
+
+enum kura_auth_hygiene_action {
+    KURA_AUTH_HYGIENE_EXPIRE = 0,       /* valid_until passed: status expired */
+    KURA_AUTH_HYGIENE_DISABLE,          /* unused for inactive_days: status disabled */
+    KURA_AUTH_HYGIENE_PASSWORD_EXPIRED, /* older than max_age_days: must_change_password set */
+};
+
+struct kura_auth_hygiene_change {
+    char *id; /* owned by the report */
+    enum kura_auth_hygiene_action action;
+    int64_t last_used_at; /* DISABLE: the last use the rule counted (ms) */
+};
+
+/* What one run did. kept_admin names the administrator that the inactivity rule would have
+ * disabled but kept, because it was the last usable one ("" when none): a finding for the
+ * account review, not a change. */
+struct kura_auth_hygiene_report {
+    struct kura_auth_hygiene_change *changes;
+    size_t n;
+    char kept_admin[KURA_META_ID_MAX + 1];
+};
+
+/* Frees the changes and zeroes the report; accepts a zeroed report. */
+void kura_auth_hygiene_report_release(struct kura_auth_hygiene_report *r);
+
+/* Applies the rules at now (ms) to every active account, in ID order:
+ *  1. valid_until set and now >= valid_until: status expired (ledger action "expire");
+ *  2. else, inactive_days > 0 and unused for that many days: status disabled ("disable").
+ *     The last use is the latest of the last login, an app password's last use, and the
+ *     moments the account became usable: created_at, valid_from, the latest "enable" or
+ *     "unlock" ledger row — so an account an administrator has just re-enabled gets its
+ *     inactive_days again. The last usable administrator is never disabled (kept_admin);
+ *  3. else, the password has expired under p (kura_password_expired, from password_changed_at)
+ *     and must_change_password is not set yet: it is set ("password_expired").
+ * Disabling and expiring end the account's sessions (kura_auth_account_set_status). Each
+ * account is decided again inside the transaction that changes it, so a login in between is
+ * counted. inactive_days 0 turns rule 2 off; above KURA_AUTH_INACTIVE_DAYS_MAX: -EINVAL.
+ * ret is always initialised and holds the changes made, also when an error stopped the run
+ * part way (the caller must still record those); release it with
+ * kura_auth_hygiene_report_release. Errors: the store's, -ENOMEM. */
+KURA_MUST_CHECK int kura_auth_hygiene(struct kura_meta *m, const struct kura_password_policy *p,
+                                      uint64_t inactive_days, int64_t now,
+                                      struct kura_auth_hygiene_report *ret);

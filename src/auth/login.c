@@ -95,6 +95,56 @@ int auth_totp_seal(const struct kura_auth_service *s, const uint8_t *secret, siz
     return 0;
 }
 
+/* Verifies pw against a stored hash (NULL: the dummy verification) as the policy hashes it:
+ * NFKC-normalised. Input that cannot be normalised was never a valid password; it is checked
+ * as it is, at the same cost, and fails. */
+int auth_verify_password(const struct kura_auth_service *s, const char *hash, const char *pw,
+                         size_t len, bool *ret_rehash)
+{
+    char *norm = NULL;
+    size_t nlen = 0;
+    bool rehash = false;
+    if (kura_password_normalize(pw, len, &norm, &nlen) == 0) {
+        pw = norm;
+        len = nlen;
+    }
+    int r = hash ? kura_password_verify(s->keys.params, s->keys.pepper, hash, pw, len, &rehash)
+                 : kura_password_dummy_verify(s->keys.params, s->keys.pepper, pw, len);
+    *ret_rehash = r == 0 && rehash;
+    kura_password_normalized_free(norm, nlen);
+    return r;
+}
+
+/* Stores a hash at the configured cost after a successful login with an older one (auth.h: old
+ * hashes are upgraded at the next successful login). Only after the whole login succeeded: the
+ * extra Argon2id would otherwise tell a right password with a wrong code from a wrong password.
+ * Not a ledger event: the password is the same. */
+static void upgrade_hash(const struct kura_auth_service *s, const struct kura_account *a,
+                         const char *pw, size_t len)
+{
+    char *norm = NULL, hash[KURA_PWHASH_STR_MAX];
+    size_t nlen = 0;
+    struct kura_account now = {0};
+    int r = kura_password_normalize(pw, len, &norm, &nlen);
+    r = r == 0 ? kura_password_hash(s->keys.params, s->keys.pepper, norm, nlen, hash) : r;
+    /* Only the hash changes, and only if nobody changed the account meanwhile: the row is read
+     * again inside the transaction (an admin's disable or a reset during the login must stay). */
+    r = r == 0 ? kura_meta_txn_begin(s->meta) : r;
+    if (r == 0) {
+        r = kura_meta_account_get(s->meta, a->id, &now);
+        bool same = r == 0 && now.password_hash && a->password_hash &&
+                    strcmp(now.password_hash, a->password_hash) == 0;
+        const char *orig = now.password_hash;
+        now.password_hash = hash;
+        r = same ? kura_meta_account_update(s->meta, &now) : r;
+        now.password_hash = orig;
+        r = r == 0 ? kura_meta_txn_commit(s->meta) : (kura_meta_txn_rollback(s->meta), r);
+    }
+    kura_account_release(&now);
+    kura_password_normalized_free(norm, nlen);
+    sodium_memzero(hash, sizeof(hash));
+}
+
 /* ---- the checks ------------------------------------------------------------------------------ */
 
 /* Networks whose sources are not throttled (a proxy that sends no X-Forwarded-For, tests). */
@@ -215,22 +265,27 @@ static int open_session(const struct kura_auth_service *s, const struct kura_log
 static int check_account(const struct kura_auth_service *s, const struct kura_login_req *q,
                          const struct kura_account *a, struct kura_login_result *ret)
 {
+    bool rehash = false;
     uint32_t failed = 0;
+    ret->why = not_allowed(a, q->now);
+    if (ret->why) {
+        /* Disabled, expired, outside its period: refused whatever the password, after the same
+         * work, and without touching the failure count (which nothing would clear again). */
+        KURA_IGNORE(
+            auth_verify_password(s, a->password_hash, q->password, q->password_len, &rehash));
+        return KURA_EUNAUTH;
+    }
     int r = kura_meta_auth_attempt(s->meta, a->id, s->policy->lockout_threshold, q->now, &failed);
     if (r == KURA_EFORBIDDEN) {
         ret->why = "locked";
-        KURA_IGNORE(kura_password_dummy_verify(s->keys.params, s->keys.pepper, q->password,
-                                               q->password_len));
+        KURA_IGNORE(auth_verify_password(s, NULL, q->password, q->password_len, &rehash));
         return KURA_EUNAUTH;
     }
     if (r < 0) {
         return r;
     }
-    r = a->password_hash ? kura_password_verify(s->keys.params, s->keys.pepper, a->password_hash,
-                                                q->password, q->password_len, NULL)
-                         : kura_password_dummy_verify(s->keys.params, s->keys.pepper, q->password,
-                                                      q->password_len);
-    ret->why = r == 0 ? not_allowed(a, q->now) : "bad_password";
+    r = auth_verify_password(s, a->password_hash, q->password, q->password_len, &rehash);
+    ret->why = r == 0 ? NULL : "bad_password";
     struct kura_account_auth st = {0};
     bool privileged = a->roles & ~(unsigned)(KURA_ROLE_USER | KURA_ROLE_PI);
     bool need_totp = kura_password_mfa_required(s->policy, privileged);
@@ -262,6 +317,9 @@ static int check_account(const struct kura_auth_service *s, const struct kura_lo
         ret->locked_now = locked_now;
         return KURA_EUNAUTH;
     }
+    if (rehash) {
+        upgrade_hash(s, a, q->password, q->password_len);
+    }
     r = kura_meta_auth_succeeded(s->meta, a->id, q->now, q->source_ip);
     return r == 0 ? open_session(s, q, a, kind, ret) : r;
 }
@@ -269,6 +327,7 @@ static int check_account(const struct kura_auth_service *s, const struct kura_lo
 int kura_auth_login(const struct kura_auth_service *s, const struct kura_login_req *q,
                     struct kura_login_result *ret)
 {
+    bool rehash = false;
     memset(ret, 0, sizeof(*ret));
     if (!q->user || q->user_len == 0 || q->user_len > KURA_META_ID_MAX || !q->password ||
         q->password_len == 0 || q->password_len > KURA_PASSWORD_MAX) {
@@ -288,8 +347,7 @@ int kura_auth_login(const struct kura_auth_service *s, const struct kura_login_r
     r = valid ? kura_meta_account_get(s->meta, id, &a) : KURA_ENOTFOUND;
     if (r == KURA_ENOTFOUND) {
         ret->why = "unknown_id";
-        KURA_IGNORE(kura_password_dummy_verify(s->keys.params, s->keys.pepper, q->password,
-                                               q->password_len));
+        KURA_IGNORE(auth_verify_password(s, NULL, q->password, q->password_len, &rehash));
         r = KURA_EUNAUTH;
     } else if (r == 0) {
         r = check_account(s, q, &a, ret);

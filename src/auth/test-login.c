@@ -283,6 +283,111 @@ static void test_timeouts_and_logout(void **state)
                      KURA_EUNAUTH);
 }
 
+/* A hash of another cost is replaced at the next successful login, and only then. */
+static void test_old_hash_upgraded_after_success(void **state)
+{
+    struct fixture *f = *state;
+    const struct kura_pwhash_params old = {crypto_pwhash_OPSLIMIT_MIN + 1,
+                                           crypto_pwhash_MEMLIMIT_MIN};
+    char hash[KURA_PWHASH_STR_MAX];
+    struct kura_account a = {0};
+    assert_int_equal(kura_meta_account_get(f->m, "alice", &a), 0);
+    assert_int_equal(kura_password_hash(&old, pepper, "a long passphrase 123", 21, hash), 0);
+    const char *orig = a.password_hash;
+    a.password_hash = hash;
+    assert_int_equal(kura_meta_account_update(f->m, &a), 0);
+    a.password_hash = orig;
+    kura_account_release(&a);
+    struct kura_login_result r;
+    assert_int_equal(login(f, "alice", "a long passphrase 123", NULL, NULL, T0, &r), 0);
+    assert_int_equal(kura_meta_account_get(f->m, "alice", &a), 0);
+    assert_non_null(strstr(a.password_hash, "t=1,"));
+    assert_int_equal(
+        kura_password_verify(&fast, pepper, a.password_hash, "a long passphrase 123", 21, NULL), 0);
+    kura_account_release(&a);
+}
+
+/* Basic authentication takes app passwords only; scope, expiry and revocation hold. */
+static void test_basic_takes_only_app_passwords(void **state)
+{
+    struct fixture *f = *state;
+    struct kura_login_result r;
+    struct kura_auth_identity id;
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), 0);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0, &id), 0);
+    char tok[KURA_APP_TOKEN_MAX + 1], tok2[KURA_APP_TOKEN_MAX + 1];
+    uint64_t pid = 0, pid2 = 0;
+    assert_int_equal(kura_auth_app_password_create(&f->s, &id, "laptop", false, 0, T0, tok, &pid),
+                     0);
+    assert_int_equal(
+        kura_auth_app_password_create(&f->s, &id, "sync", true, T0 + 1000, T0, tok2, &pid2), 0);
+    assert_int_equal(strlen(tok), 32);
+    struct kura_auth_basic b;
+    assert_int_equal(kura_auth_basic(&f->s, "alice", tok, strlen(tok), "192.0.2.1", T0, &b), 0);
+    assert_false(b.read_write);
+    assert_int_equal(b.app_password_id, pid);
+    assert_int_equal(kura_auth_basic(&f->s, "alice", tok2, strlen(tok2), NULL, T0, &b), 0);
+    assert_true(b.read_write);
+    /* The account password, another user's name, an expired or revoked one: refused. */
+    assert_int_equal(kura_auth_basic(&f->s, "alice", f->otp, strlen(f->otp), NULL, T0, &b),
+                     KURA_EUNAUTH);
+    assert_int_equal(kura_auth_basic(&f->s, "admin", tok, strlen(tok), NULL, T0, &b), KURA_EUNAUTH);
+    assert_int_equal(kura_auth_basic(&f->s, "alice", tok2, strlen(tok2), NULL, T0 + 1000, &b),
+                     KURA_EUNAUTH);
+    assert_int_equal(kura_auth_app_password_revoke(&f->s, &id, pid, T0), 0);
+    assert_int_equal(kura_auth_basic(&f->s, "alice", tok, strlen(tok), NULL, T0, &b), KURA_EUNAUTH);
+    assert_int_equal(kura_auth_app_password_revoke(&f->s, &id, pid, T0), KURA_ENOTFOUND);
+    /* A disabled account's app passwords stop working at once. */
+    assert_int_equal(kura_auth_app_password_create(&f->s, &id, "desk", true, 0, T0, tok, &pid), 0);
+    assert_int_equal(kura_auth_basic(&f->s, "alice", tok, strlen(tok), NULL, T0, &b), 0);
+    const struct kura_auth_change c = {"cli:root", "left", NULL, T0};
+    assert_int_equal(kura_auth_account_set_status(f->m, &c, "alice", KURA_ACCOUNT_STATUS_DISABLED),
+                     0);
+    assert_int_equal(kura_auth_basic(&f->s, "alice", tok, strlen(tok), NULL, T0, &b), KURA_EUNAUTH);
+}
+
+/* Refusals of a disabled account leave no failure count behind (re-enabling it must work). */
+static void test_disabled_account_counts_nothing(void **state)
+{
+    struct fixture *f = *state;
+    const struct kura_auth_change c = {"cli:root", "test", NULL, T0};
+    assert_int_equal(kura_auth_account_set_status(f->m, &c, "alice", KURA_ACCOUNT_STATUS_DISABLED),
+                     0);
+    struct kura_login_result r;
+    for (unsigned i = 0; i < policy.lockout_threshold + 2; i++) {
+        assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0 + i * 3600000LL, &r),
+                         KURA_EUNAUTH);
+        assert_string_equal(r.why, "disabled");
+    }
+    struct kura_account_auth st;
+    assert_int_equal(kura_meta_auth_get(f->m, "alice", &st), 0);
+    assert_int_equal(st.failed_logins, 0);
+    assert_int_equal(kura_auth_account_set_status(f->m, &c, "alice", KURA_ACCOUNT_STATUS_ACTIVE),
+                     0);
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0 + 100 * 3600000LL, &r), 0);
+}
+
+/* The validity period (利用期間): no login before valid_from or from valid_until on. */
+static void test_validity_period(void **state)
+{
+    struct fixture *f = *state;
+    const struct kura_auth_change c = {"cli:root", "project period", NULL, T0};
+    const struct kura_account period = {
+        .id = "alice", .valid_from = T0 + 1000, .valid_until = T0 + 2000};
+    assert_int_equal(kura_auth_account_set_fields(f->m, &c, &period), 0);
+    struct kura_login_result r;
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "outside_validity");
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0 + 1500, &r), 0);
+    struct kura_auth_identity id;
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0 + 1600, &id), 0);
+    /* At valid_until the session ends too. */
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0 + 2000, &id),
+                     KURA_EUNAUTH);
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0 + 2000, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "outside_validity");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -293,6 +398,10 @@ int main(void)
         T(test_backoff_answers_429),
         T(test_totp_and_recovery),
         T(test_timeouts_and_logout),
+        T(test_basic_takes_only_app_passwords),
+        T(test_old_hash_upgraded_after_success),
+        T(test_validity_period),
+        T(test_disabled_account_counts_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,12 +128,13 @@ struct cli_maint {
     struct kura_meta *meta;
     int spool_dirfd;
     struct kura_mailer *mailer;
+    const struct kura_password_policy *policy; /* for account hygiene; NULL: skip it */
 };
 
 #define CLI_MAINTENANCE_EVERY_MS (60LL * 60 * 1000)
 #define CLI_SPOOL_DIR "spool"
 
-/* Retention, the search window, the daily digest (see maintenance.c). */
+/* Retention, the search window, the daily digest, account hygiene (see maintenance.c). */
 void cli_maintenance_run(const struct cli_maint *m);
 
 /* ---- followers.c: the threads that follow the audit log ------------------------------------ */

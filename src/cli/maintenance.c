@@ -5,12 +5,18 @@
  *    rebuilt from the log while it still holds the records);
  *  - the daily digest: once per UTC day, the latest signed checkpoint goes by mail to
  *    [audit] digest_to, a witness outside the machine (the officer keeps the mails; verify can
- *    read them back through [audit] witness_read once saved as text).
+ *    read them back through [audit] witness_read once saved as text);
+ *  - account hygiene (auth.h: kura_auth_hygiene): at the first run after start and then once
+ *    per UTC day of the kura clock, accounts past valid_until expire, accounts unused for
+ *    [password] inactive_days are disabled and passwords past the policy's max_age_days must be
+ *    changed; one audit record per change (account.expire, account.disable,
+ *    account.password_expired, actor system), which the account_change alert rule reports.
  */
 #include "cli/cli.h"
 
 #include <string.h>
 
+#include "auth/auth.h"
 #include "mail/mail.h"
 #include "meta/meta.h"
 
@@ -92,9 +98,73 @@ static void digest(const struct cli_maint *m, int64_t now)
     }
 }
 
+static void record_hygiene(const struct cli_maint *m, const struct kura_auth_hygiene_change *c)
+{
+    static const char *const actions[] = {
+        [KURA_AUTH_HYGIENE_EXPIRE] = "account.expire",
+        [KURA_AUTH_HYGIENE_DISABLE] = "account.disable",
+        [KURA_AUTH_HYGIENE_PASSWORD_EXPIRED] = "account.password_expired",
+    };
+    char last[KURA_TIME_STR_MAX];
+    kura_clock_format(c->last_used_at, last);
+    json_t *detail = NULL;
+    if (c->action == KURA_AUTH_HYGIENE_EXPIRE) {
+        detail = json_pack("{s:s}", "cause", "valid_until_passed");
+    } else if (c->action == KURA_AUTH_HYGIENE_DISABLE) {
+        detail = json_pack("{s:s,s:I,s:s}", "cause", "unused", "inactive_days",
+                           (json_int_t)m->conf->password.inactive_days, "last_used_at", last);
+    } else {
+        detail = json_pack("{s:s,s:I}", "cause", "password_max_age", "max_age_days",
+                           (json_int_t)m->policy->max_age_days);
+    }
+    const struct kura_audit_event ev = {.actor = "system",
+                                        .action = actions[c->action],
+                                        .object = c->id,
+                                        .result = KURA_AUDIT_OK,
+                                        .detail = detail};
+    int r = kura_audit_emit_sync(m->audit, &ev, NULL);
+    if (r < 0) {
+        kura_log_err(r, "account_hygiene_audit_failed", "account", c->id, "action",
+                     actions[c->action], NULL);
+    }
+    json_decref(detail);
+}
+
+/* The UTC day of the last complete hygiene run. Only the server's main thread runs maintenance,
+ * and the value should not outlive the process: a restart runs the job again at its first
+ * maintenance (the job is idempotent), so a changed policy applies at once. */
+static int64_t hygiene_day = INT64_MIN;
+
+static void hygiene(const struct cli_maint *m, int64_t now)
+{
+    int64_t day = now / DAY_MS;
+    if (!m->policy || day == hygiene_day) {
+        return;
+    }
+    struct kura_auth_hygiene_report rep;
+    int r = kura_auth_hygiene(m->meta, m->policy, m->conf->password.inactive_days, now, &rep);
+    /* The changes made are recorded even when the run stopped part way. */
+    for (size_t i = 0; i < rep.n; i++) {
+        record_hygiene(m, &rep.changes[i]);
+    }
+    if (rep.kept_admin[0]) {
+        char days[KURA_NUM_STR_MAX];
+        kura_log(KURA_LOG_WARN, "hygiene_kept_last_admin", "account", rep.kept_admin,
+                 "inactive_days", kura_fmt_u64(days, m->conf->password.inactive_days), "msg",
+                 "the last usable administrator is unused but stays enabled; review it", NULL);
+    }
+    if (r < 0) {
+        kura_log_err(r, "account_hygiene_failed", NULL); /* tried again at the next run */
+    } else {
+        hygiene_day = day;
+    }
+    kura_auth_hygiene_report_release(&rep);
+}
+
 void cli_maintenance_run(const struct cli_maint *m)
 {
     int64_t now = kura_clock_wall_ms();
     retention(m, now);
     digest(m, now);
+    hygiene(m, now);
 }

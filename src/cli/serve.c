@@ -237,7 +237,10 @@ static int start_http(struct server *s, struct kura_buf *err)
     if (r == 0) {
         r = open_listener(s->conf, &fd, err);
     }
-    static const struct kura_route *const tables[] = {kura_http_builtin_routes, kura_api_routes,
+    static const struct kura_route *const tables[] = {kura_http_builtin_routes,
+                                                      kura_api_routes,
+                                                      kura_api_me_routes,
+                                                      kura_api_admin_routes,
 #ifdef KURA_TEST_HOOKS
                                                       kura_http_test_routes,
 #endif
@@ -435,8 +438,8 @@ static int start_mailer(struct server *s, struct kura_buf *err)
 
 static struct cli_maint maint_of(const struct server *s)
 {
-    return (struct cli_maint){s->conf, s->audit,       s->audit_dirfd,
-                              s->meta, s->spool_dirfd, s->mailer};
+    return (struct cli_maint){s->conf,        s->audit,  s->audit_dirfd,     s->meta,
+                              s->spool_dirfd, s->mailer, &s->identity.policy};
 }
 
 static void maintenance(struct server *s)

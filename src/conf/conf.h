@@ -115,6 +115,7 @@ struct kura_conf {
         uint64_t hash_opslimit;
         uint64_t hash_memlimit_kib;
         uint64_t hash_workers;
+        uint64_t inactive_days; /* unused accounts are disabled after this many days (0: never) */
         /* Overrides of the profile's knobs: "" means "as the profile says" (auth/policy.h). */
         char *min_length;
         char *max_length;

@@ -253,6 +253,10 @@ const struct conf_key kura_conf_keys[] = {
     {"password", "max_age_days", STR(password, max_age_days), "", 0, 0, NULL, NULL, valid_opt_age,
      "empty (from the profile), or a whole number from 0 to 3650 (days)",
      "Passwords expire after this many days (0: never; NIST advises against expiry)"},
+    {"password", "inactive_days", UINT(password, inactive_days), "90", 0, 3650, "days", NULL, NULL,
+     NULL,
+     "Active accounts not used for this many days are disabled by the daily account check; the "
+     "last usable administrator is kept (0: never disable)"},
     {"password", "change_first_login", STR(password, change_first_login), "", 0, 0, NULL, NULL,
      valid_opt_yesno, "empty (from the profile), yes, or no",
      "Passwords issued by an administrator or the helpdesk must be changed at first login"},

@@ -107,7 +107,7 @@ struct kura_req {
     struct MHD_Response *ready; /* built, not yet queued */
     _Atomic int audit_result;
     struct kura_req_identity ident; /* for the audit record; strings in the arena */
-    const char *audit_reason, *audit_object;
+    const char *audit_reason, *audit_object, *audit_action;
     json_t *audit_detail; /* extra detail fields, or NULL */
 };
 

@@ -175,6 +175,8 @@ KURA_MUST_CHECK int kura_req_set_identity(struct kura_req *r, const struct kura_
 /* The reason recorded in the audit record instead of the error code's name: a refusal that
  * answers alike to the client ("unknown_id", "bad_password") stays distinguishable in the log. */
 KURA_MUST_CHECK int kura_req_set_reason(struct kura_req *r, const char *reason);
+/* The audit record's action instead of the route's (one route, several verbs). */
+KURA_MUST_CHECK int kura_req_set_action(struct kura_req *r, const char *action);
 /* The audit record's object instead of the path (e.g. the login ID an attempt named). */
 KURA_MUST_CHECK int kura_req_set_object(struct kura_req *r, const char *object);
 /* Adds name=value to the audit record's detail (copied). */
@@ -186,6 +188,9 @@ void *kura_req_data(const struct kura_req *r);
 
 /* First value of a request header (case-insensitive name), or NULL. */
 const char *kura_req_header(struct kura_req *r, const char *name);
+/* A decoded query parameter in *ret (NULL when absent); KURA_EBADREQ when it is not one line of
+ * UTF-8. Call it on the connection's thread only. */
+KURA_MUST_CHECK int kura_req_query(struct kura_req *r, const char *name, const char **ret);
 
 /* Adds a response header (copied into the arena). Call before responding. */
 KURA_MUST_CHECK int kura_req_add_header(struct kura_req *r, const char *name, const char *value);

@@ -560,3 +560,17 @@ const char *kura_req_header(struct kura_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
+
+int kura_req_query(struct kura_req *r, const char *name, const char **ret)
+{
+    /* MHD has decoded %XX and '+'; what it gives must still be one line of UTF-8. A bad value
+     * is an error, never "absent": a filter dropped in silence would widen a search. */
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    size_t len = v ? strlen(v) : 0;
+    *ret = NULL;
+    if (v && (!kura_utf8_valid(v, len) || kura_has_ctl(v, len, false))) {
+        return KURA_EBADREQ;
+    }
+    *ret = v;
+    return 0;
+}

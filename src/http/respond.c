@@ -134,7 +134,9 @@ enum MHD_Result http_deliver(struct kura_req *r, bool early)
         .source_ip = r->info.source_ip,
         .user_agent = kura_req_header(r, MHD_HTTP_HEADER_USER_AGENT),
         .request_id = r->info.request_id,
-        .action = r->route && r->route->action ? r->route->action : "http.request",
+        .action = r->audit_action                ? r->audit_action
+                  : r->route && r->route->action ? r->route->action
+                                                 : "http.request",
         /* A refused target is recorded as it came (escaped by the record): it is the evidence. */
         .object = r->target_err     ? r->raw_copy
                   : r->audit_object ? r->audit_object
@@ -182,6 +184,12 @@ int kura_req_set_reason(struct kura_req *r, const char *reason)
 {
     r->audit_reason = reason ? kura_arena_strndup(r->info.arena, reason, strlen(reason)) : NULL;
     return reason && !r->audit_reason ? kura_arena_err(r->info.arena) : 0;
+}
+
+int kura_req_set_action(struct kura_req *r, const char *action)
+{
+    r->audit_action = action ? kura_arena_strndup(r->info.arena, action, strlen(action)) : NULL;
+    return action && !r->audit_action ? kura_arena_err(r->info.arena) : 0;
 }
 
 int kura_req_set_object(struct kura_req *r, const char *object)

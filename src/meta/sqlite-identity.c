@@ -65,7 +65,7 @@ static int bind_args(sqlite3_stmt *s, const char *fmt, va_list *ap)
                           : sqlite3_bind_null(s, col);
             break;
         default:
-            assert(!"unknown bind format letter");
+            assert(false && "unknown bind format letter");
             rc = SQLITE_MISUSE;
         }
     }

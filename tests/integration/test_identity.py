@@ -161,6 +161,21 @@ def test_password_spraying_from_one_source_is_throttled(instance):
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
+def test_serve_refuses_a_lint_error_unless_overridden(instance):
+    instance.init()
+    instance.set("password", "profile", "nbdc")
+    proc = run_kura("serve", "--data", str(instance.data), "--listen",
+                    f"127.0.0.1:{instance.port}", timeout=60)
+    assert proc.returncode != 0
+    assert "mhlw" in (proc.stdout + proc.stderr).lower()
+    instance.set("compliance", "override_reason", "committee decision 2026-11 #12")
+    server = instance.serve()
+    assert server.stop() == 0
+    overrides = [x for x in records(instance.data) if x["action"] == "config.compliance_override"]
+    assert len(overrides) == 1
+    assert overrides[0]["detail"]["override_reason"] == "committee decision 2026-11 #12"
+
+
 def test_user_cli_and_ledger(instance, tmp_path):
     fast(instance)
     add_user(instance, tmp_path, "dave", "--roles", "user,pi", "--name", "Dave Suzuki",
@@ -211,3 +226,200 @@ def test_disabling_an_account_ends_its_sessions(instance, tmp_path):
     kura_user(instance, "disable", "erin")
     assert t.get(server.url + "/api/v1/me", timeout=30).status_code == 401
     assert s.get(server.url + "/api/v1/me", timeout=30).status_code == 200
+
+
+# ---- self-service: password, TOTP enrolment, elevation, app passwords, sessions ---------------
+
+def totp(uri, t):
+    """RFC 6238 (SHA-1, 6 digits, 30 s) from an otpauth:// URI, at unix time t."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    import urllib.parse
+    secret = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)["secret"][0]
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def post(s, server, path, csrf, body=None):
+    return s.post(server.url + path, json=body if body is not None else {},
+                  headers={"X-CSRF-Token": csrf}, timeout=60)
+
+
+NEW_PASSWORD = "a quiet storehouse by the river 2026"
+
+
+def enrol_admin(instance, server):
+    """First login of the admin: new password, TOTP enrolled. Returns (session, csrf, uri)."""
+    s, r = login(server, "admin", admin_otp(instance))
+    csrf = r.json()["csrf_token"]
+    r = post(s, server, "/api/v1/me/password", csrf,
+             {"current": admin_otp(instance), "new": "short"})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["rule"] == "too_short" and "15" in err["message_en"] and "15" in err["message_ja"]
+    r = post(s, server, "/api/v1/me/password", csrf,
+             {"current": "not the password", "new": NEW_PASSWORD})
+    assert r.status_code == 403
+    r = post(s, server, "/api/v1/me/password", csrf,
+             {"current": admin_otp(instance), "new": admin_otp(instance)})
+    assert r.status_code == 422 and r.json()["error"]["rule"] == "reused"
+    r = post(s, server, "/api/v1/me/password", csrf,
+             {"current": admin_otp(instance), "new": NEW_PASSWORD})
+    assert r.status_code == 200, r.text
+    assert r.json()["session"] == "enrolment"  # TOTP is still required
+    old_csrf, csrf = csrf, r.json()["csrf_token"]
+    assert old_csrf != csrf
+    r = post(s, server, "/api/v1/me/totp", csrf)
+    assert r.status_code == 200
+    uri = r.json()["otpauth_uri"]
+    assert uri.startswith("otpauth://totp/kura:admin?") and r.json()["qr_svg"].startswith("<svg")
+    r = post(s, server, "/api/v1/me/totp/confirm", csrf, {"code": "000000"
+                                                           if totp(uri, 0) != "000000" else "1"})
+    assert r.status_code == 401
+    import time
+    r = post(s, server, "/api/v1/me/totp/confirm", csrf, {"code": totp(uri, time.time())})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["session"] == "full" and len(body["recovery_codes"]) == 10
+    return s, body["csrf_token"], uri
+
+
+def test_first_login_enrolment_then_elevation(instance):
+    import time
+    server = fast(instance)
+    s, csrf, uri = enrol_admin(instance, server)
+    me = s.get(server.url + "/api/v1/me", timeout=30).json()
+    assert me["session"] == "full" and me["totp_enrolled"] is True
+    assert me["must_change_password"] is False
+    # The one-time password is dead; the new password needs the second factor.
+    _, r = login(server, "admin", admin_otp(instance))
+    assert r.status_code == 401
+    _, r = login(server, "admin", NEW_PASSWORD)
+    assert r.status_code == 401
+    # Elevation needs a code of a later time step than the one used: move the server's clock.
+    run_kura("debug", "clock-shift", "--data", str(instance.data), "31000", check=True)
+    r = post(s, server, "/api/v1/elevate", csrf, {"totp": totp(uri, time.time() + 31)})
+    assert r.status_code == 200, r.text
+    assert s.get(server.url + "/api/v1/me", timeout=30).json()["elevated"] is True
+    # The same code again is a replay.
+    r = post(s, server, "/api/v1/elevate", csrf, {"totp": totp(uri, time.time() + 31)})
+    assert r.status_code == 401
+    # A second login with password and a fresh code gives a full session.
+    run_kura("debug", "clock-shift", "--data", str(instance.data), "31000", check=True)
+    t, r = login(server, "admin", NEW_PASSWORD, totp(uri, time.time() + 62))
+    assert r.status_code == 200 and r.json()["kind"] == "full"
+    assert server.stop() == 0
+    ledger = kura_user(instance, "ledger", "admin").stdout
+    assert "password_change" in ledger and "mfa_enrol" in ledger
+    assert NEW_PASSWORD not in ledger
+
+
+def test_app_passwords_and_sessions(instance):
+    server = fast(instance)
+    s, csrf, _ = enrol_admin(instance, server)
+    r = post(s, server, "/api/v1/me/app-passwords", csrf, {"name": "laptop", "scope": "read"})
+    assert r.status_code == 200, r.text
+    created = r.json()
+    assert created["scope"] == "read" and len(created["password"]) == 32
+    r = post(s, server, "/api/v1/me/app-passwords", csrf, {"name": "laptop"})
+    assert r.status_code == 409
+    listed = s.get(server.url + "/api/v1/me/app-passwords", timeout=30).json()["app_passwords"]
+    assert [p["name"] for p in listed] == ["laptop"] and "password" not in listed[0]
+    r = s.delete(server.url + f"/api/v1/me/app-passwords/{created['id']}",
+                 headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert r.status_code == 200
+    assert s.get(server.url + "/api/v1/me/app-passwords", timeout=30).json()["app_passwords"] == []
+    # The secret is nowhere in the database or the log.
+    db = (instance.data / "kura.db").read_bytes()
+    assert created["password"].encode() not in db
+    # Sessions: list, then end every other one.
+    other, r = login(server, "admin", admin_otp(instance))
+    assert r.status_code == 401  # the one-time password was replaced
+    sessions = s.get(server.url + "/api/v1/me/sessions", timeout=30).json()["sessions"]
+    assert sum(x["current"] for x in sessions) == 1
+    r = s.delete(server.url + "/api/v1/me/sessions", headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert r.status_code == 200
+    assert s.get(server.url + "/api/v1/me", timeout=30).status_code == 200
+
+
+def elevate(instance, server, s, csrf, uri, shift_s):
+    """Moves the server's clock on (a fresh TOTP step) and elevates the session."""
+    import time
+    run_kura("debug", "clock-shift", "--data", str(instance.data), "31000", check=True)
+    r = post(s, server, "/api/v1/elevate", csrf, {"totp": totp(uri, time.time() + shift_s)})
+    assert r.status_code == 200, r.text
+
+
+def test_administration_needs_role_and_elevation(instance, tmp_path):
+    server = fast(instance)
+    # A plain user (enrolment session: refused before any role check).
+    otp = add_user(instance, tmp_path, "frank")
+    u, r = login(server, "frank", otp)
+    r = u.get(server.url + "/api/v1/accounts", headers={"X-CSRF-Token": r.json()["csrf_token"]},
+              timeout=30)
+    assert r.status_code == 403
+    s, csrf, uri = enrol_admin(instance, server)
+    # Not elevated yet: 403.
+    assert post(s, server, "/api/v1/accounts", csrf, {"id": "gina"}).status_code == 403
+    elevate(instance, server, s, csrf, uri, 31)
+    r = post(s, server, "/api/v1/accounts", csrf,
+             {"id": "gina", "display_name": "Gina", "roles": "user,helpdesk", "reason": "new staff"})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["one_time_password"]) == 20
+    r = post(s, server, "/api/v1/accounts", csrf, {"id": "gina"})
+    assert r.status_code == 409
+    r = post(s, server, "/api/v1/accounts", csrf, {"id": "../etc"})
+    assert r.status_code == 400
+    r = post(s, server, "/api/v1/accounts/frank/roles", csrf, {"roles": "user,pi", "reason": "PI"})
+    assert r.status_code == 200 and r.json()["changed"] is True
+    r = post(s, server, "/api/v1/accounts/frank/reset-password", csrf, {})
+    assert r.status_code == 400  # how the person was verified is required
+    r = post(s, server, "/api/v1/accounts/frank/reset-password", csrf,
+             {"verified_by": "callback", "verification": "registered phone"})
+    assert r.status_code == 200 and len(r.json()["one_time_password"]) == 20
+    assert post(s, server, "/api/v1/accounts/nobody/unlock", csrf, {}).status_code == 404
+    assert post(s, server, "/api/v1/accounts/frank/fly", csrf, {}).status_code == 404
+    listed = s.get(server.url + "/api/v1/accounts", headers={"X-CSRF-Token": csrf},
+                   timeout=30).json()["accounts"]
+    assert {a["id"] for a in listed} == {"admin", "frank", "gina"}
+    assert server.stop() == 0
+    recs = records(instance.data)
+    acts = [(x["action"], x["object"], x["actor"]) for x in recs if x["actor"] == "user:admin"]
+    assert ("account.create", "gina", "user:admin") in acts
+    assert ("role.set", "frank", "user:admin") in acts
+    assert all(x["elevated"] for x in recs if x["action"] in ("account.create", "role.set")
+               and x["result"] == "ok")
+    rows = list(csv.DictReader(io.StringIO(kura_user(instance, "ledger", "frank").stdout)))
+    assert [row["action"] for row in rows] == ["create", "roles", "reset_password"]
+    assert rows[1]["actor"] == "user:admin" and rows[1]["reason"] == "PI"
+
+
+def test_audit_search_for_elevated_auditors(instance):
+    import time
+    server = fast(instance)
+    kura_user(instance, "set-roles", "admin", "--roles", "user,admin,auditor")
+    s, csrf, uri = enrol_admin(instance, server)
+    hdr = {"X-CSRF-Token": csrf}
+    assert s.get(server.url + "/api/v1/audit", headers=hdr, timeout=30).status_code == 403
+    elevate(instance, server, s, csrf, uri, 31)
+    _, r = login(server, "nobody", "guess guess guess")
+    assert r.status_code == 401
+    deadline = time.monotonic() + 30
+    while True:  # the search index follows the log; poll until the record is indexed
+        r = s.get(server.url + "/api/v1/audit",
+                  params={"action": "auth.login", "result": "denied", "limit": "5"},
+                  headers=hdr, timeout=30)
+        assert r.status_code == 200, r.text
+        recs = r.json()["records"]
+        if any(x["object"] == "nobody" for x in recs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert any(x["object"] == "nobody" and x["reason"] == "unknown_id" for x in recs)
+    assert all(x["action"] == "auth.login" for x in recs)
+    for bad in ({"from": "yesterday"}, {"limit": "0"}, {"limit": "99999"}, {"actor": "a\x01b"}):
+        r = s.get(server.url + "/api/v1/audit", params=bad, headers=hdr, timeout=30)
+        assert r.status_code == 400, bad
