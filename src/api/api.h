@@ -40,7 +40,8 @@ struct api_field {
 
 /* Parses body as a JSON object whose keys are all in fields (n of them) with string values of
  * at most max_len bytes, no NUL; ret[i] receives field i's value as a NUL-terminated copy in
- * the arena (NULL when absent), ret_len[i] its length. KURA_EBADREQ otherwise. */
+ * the arena (NULL when absent), ret_len[i] its length. KURA_EBADREQ otherwise, with every ret[i]
+ * NULL and what was copied wiped. */
 KURA_MUST_CHECK int api_json_fields(const char *body, size_t len, const struct api_field *fields,
                                     size_t n, struct kura_arena *arena, char **ret,
                                     size_t *ret_len);

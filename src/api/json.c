@@ -3,6 +3,7 @@
 #include "api/api.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <string.h>
 
 static int field_index(const struct api_field *fields, size_t n, const char *key)
@@ -47,6 +48,14 @@ int api_json_fields(const char *body, size_t len, const struct api_field *fields
     }
     for (size_t i = 0; r == 0 && i < n; i++) {
         r = fields[i].required && !ret[i] ? KURA_EBADREQ : 0;
+    }
+    for (size_t i = 0; r < 0 && i < n; i++) {
+        /* A refused body may still hold a password: wipe the copies, hand nothing back. */
+        if (ret[i]) {
+            sodium_memzero(ret[i], ret_len[i]);
+        }
+        ret[i] = NULL;
+        ret_len[i] = 0;
     }
     json_decref(doc);
     return r;

@@ -6,6 +6,7 @@
 #define KURA_ALLOW_RAW_ALLOC
 #include "base.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,16 @@ char *kura_strdup(const char *s)
 void kura_free(void *p)
 {
     free(p);
+}
+
+void kura_free_wipe(void *p)
+{
+    if (p) {
+        /* The block's usable size, not the size asked for: glibc rounds up, and the caller
+         * (jansson) does not know either. */
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
 }
 
 void kura_freep(void *pp)

@@ -131,6 +131,10 @@ void *kura_calloc(size_t n, size_t size) __attribute__((malloc, alloc_size(1, 2)
 void *kura_reallocarray(void *p, size_t n, size_t size) __attribute__((alloc_size(2, 3)));
 char *kura_strndup(const char *s, size_t len) __attribute__((malloc));
 char *kura_strdup(const char *s) __attribute__((malloc)) KURA_NONNULL(1);
+/* Wipes the whole block, then frees it: for libraries that copy secrets into memory they free
+ * themselves (jansson parses request bodies holding passwords; kura_cli_main installs this as
+ * its free function). */
+void kura_free_wipe(void *p);
 void kura_free(void *p);
 void kura_freep(void *pp); /* for _cleanup_: pp is a pointer to a pointer */
 
@@ -352,6 +356,9 @@ typedef void (*kura_job_fn)(void *arg);
 
 /* NULL on failure (errno set). name appears in the threads' names (max 10 chars). */
 struct kura_workq *kura_workq_new(const char *name, unsigned threads, unsigned max_queued);
+/* Runs the workers at this niceness from their next job on (Linux: per thread). A CPU-heavy pool
+ * (Argon2id) at a higher niceness lets the event loops answer other requests during a storm. */
+void kura_workq_set_nice(struct kura_workq *q, int nice);
 /* Queues fn(arg). -EAGAIN when the queue is full, -ESHUTDOWN after kura_workq_free began. */
 KURA_MUST_CHECK int kura_workq_submit(struct kura_workq *q, kura_job_fn fn, void *arg);
 /* Jobs queued or running right now. */

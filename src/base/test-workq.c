@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -79,6 +83,28 @@ static void test_full_queue_refuses(void **state)
     assert_int_equal(atomic_load(&ran), 2);
 }
 
+static void read_nice(void *arg)
+{
+    int *out = arg;
+    errno = 0;
+    *out = getpriority(PRIO_PROCESS, (id_t)gettid());
+}
+
+/* The workers take the niceness set for the pool at their next job; the caller keeps its own. */
+static void test_nice(void **state)
+{
+    (void)state;
+    int before = getpriority(PRIO_PROCESS, (id_t)gettid());
+    struct kura_workq *q = kura_workq_new("nice", 1, 4);
+    assert_non_null(q);
+    kura_workq_set_nice(q, before + 5);
+    int seen = -100;
+    assert_int_equal(kura_workq_submit(q, read_nice, &seen), 0);
+    q = kura_workq_free(q); /* runs what is queued */
+    assert_int_equal(seen, before + 5);
+    assert_int_equal(getpriority(PRIO_PROCESS, (id_t)gettid()), before);
+}
+
 static void test_bad_args(void **state)
 {
     (void)state;
@@ -93,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_all_jobs_run),
         cmocka_unit_test(test_full_queue_refuses),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_nice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 #include "base.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,11 +26,13 @@ struct kura_workq {
     bool stopping;
     unsigned nthreads;
     pthread_t *threads;
+    int nice; /* scheduling niceness of the workers (kura_workq_set_nice) */
 };
 
 static void *worker(void *p)
 {
     struct kura_workq *q = p;
+    int applied = 0;
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (q->count == 0 && !q->stopping) {
@@ -44,7 +48,13 @@ static void *worker(void *p)
         if (q->running > q->max_running) {
             q->max_running = q->running;
         }
+        int want = q->nice;
         pthread_mutex_unlock(&q->lock);
+        if (want != applied) {
+            /* Linux applies nice per thread (the thread's own id). */
+            (void)setpriority(PRIO_PROCESS, (id_t)gettid(), want);
+            applied = want;
+        }
         j.fn(j.arg);
         pthread_mutex_lock(&q->lock);
         q->running--;
@@ -89,6 +99,13 @@ struct kura_workq *kura_workq_new(const char *name, unsigned threads, unsigned m
     }
     q->nthreads = threads;
     return q;
+}
+
+void kura_workq_set_nice(struct kura_workq *q, int nice)
+{
+    pthread_mutex_lock(&q->lock);
+    q->nice = nice;
+    pthread_mutex_unlock(&q->lock);
 }
 
 int kura_workq_submit(struct kura_workq *q, kura_job_fn fn, void *arg)

@@ -317,8 +317,15 @@ int cli_debug(int argc, char **argv)
 }
 #endif
 
+static void *json_alloc(size_t n)
+{
+    return kura_malloc(n);
+}
+
 int kura_cli_main(int argc, char **argv)
 {
+    /* jansson's copies of request bodies (passwords) are wiped when it frees them. */
+    json_set_alloc_funcs(json_alloc, kura_free_wipe);
     static const struct {
         const char *name;
         int (*fn)(int, char **);

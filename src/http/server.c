@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define HASH_POOL_NICE 10 /* niceness of the Argon2id workers */
+
 /* AEAD suites only, AES-GCM first (GnuTLS's AES-GCM is ~8x faster than its ChaCha20-Poly1305 on
  * this hardware; ChaCha20 stays for clients without AES instructions). ECDHE only, so every
  * session has forward secrecy. TLS 1.3 suites are all AEAD by definition. */
@@ -162,6 +164,11 @@ int kura_http_start(const struct kura_http_opts *opts, struct kura_http_server *
                                               (unsigned)conf->http.work_queue);
     if (r == 0 && (!s->cert_pem || !s->pools[KURA_POOL_WORK] || !s->pools[KURA_POOL_HASH])) {
         r = -ENOMEM;
+    }
+    if (r == 0) {
+        /* A login storm must not starve other requests: Argon2id yields the CPU to the event
+         * loops (docs/performance.md, "Logins"). */
+        kura_workq_set_nice(s->pools[KURA_POOL_HASH], HASH_POOL_NICE);
     }
     if (r < 0) {
         kura_buf_addf(ret_err, "cannot prepare the HTTP server: %s", kura_strerror(r));
