@@ -27,6 +27,7 @@ enum rule {
     R_TRANSFER,
     R_OFFHOURS,
     R_NETWORK,
+    R_BREAKGLASS,
     R_COUNT,
 };
 
@@ -58,6 +59,8 @@ static const struct rule_text texts[] = {
                     "data was accessed outside working hours"},
     [R_NETWORK] = {"unusual_network", "通常と異なるネットワークから利用されました",
                    "a user connected from outside the usual networks"},
+    [R_BREAKGLASS] = {"break_glass", "非常用アカウントが有効化または使用されました",
+                      "an emergency (break-glass) account was enabled or used"},
 };
 
 static const struct rule_text operational[] = {
@@ -431,6 +434,13 @@ static int event_rules(const struct emit *e, const struct rec *r)
     }
     if (ret == 0 && r->elevated) {
         ret = hit(e, r, R_PRIVILEGED, or_empty(r->actor), NULL);
+    }
+    /* Every request of an emergency account's session, and its enabling, is reported. */
+    bool enabling =
+        is(r->action, "account.break_glass_enable") || is(r->action, "cli.user.break-glass");
+    if (ret == 0 &&
+        (enabling || is(json_string_value(json_object_get(r->detail, "break_glass")), "true"))) {
+        ret = hit(e, r, R_BREAKGLASS, enabling ? or_empty(r->object) : or_empty(r->actor), NULL);
     }
     return ret;
 }

@@ -331,6 +331,17 @@ static void test_changes_privilege_and_own_records(void **state)
     assert_string_equal(hits.rule[4], "permission_change");
     assert_string_equal(hits.rule[5], "account_change");
     assert_string_equal(hits.key[5], "bob");
+    /* An emergency account's enabling and its use. */
+    feed_full(T0, "account.break_glass_enable", "user:admin", "ok", NULL, NULL, "emergency", 0,
+              NULL);
+    feed_full(T0, "session.me", "user:emergency", "ok", NULL, NULL, "/api/v1/me", 0,
+              json_pack("{s:s}", "break_glass", "true"));
+    assert_int_equal(hits.n, 9);
+    assert_string_equal(hits.rule[6], "account_change");
+    assert_string_equal(hits.rule[7], "break_glass");
+    assert_string_equal(hits.key[7], "emergency");
+    assert_string_equal(hits.rule[8], "break_glass");
+    assert_string_equal(hits.key[8], "user:emergency");
     hits.n = 4;
     json_t *rec = json_pack("{s:s,s:s,s:b,s:s}", "action", "dataset.read", "actor", "user:admin",
                             "elevated", 1, "result", "ok");

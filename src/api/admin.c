@@ -132,6 +132,7 @@ static const struct verb verbs[] = {
     {"reset-password", "account.reset_password", KURA_ROLE_ADMIN | KURA_ROLE_HELPDESK},
     {"reset-mfa", "account.reset_mfa", KURA_ROLE_ADMIN | KURA_ROLE_HELPDESK},
     {"revoke-sessions", "account.sessions_revoke", KURA_ROLE_ADMIN},
+    {"break-glass", "account.break_glass_request", KURA_ROLE_ADMIN},
 };
 
 static int run_verb(struct job *j, const struct verb *v, const char *id,
@@ -157,6 +158,27 @@ static int run_verb(struct job *j, const struct verb *v, const char *id,
     }
     if (strcmp(v->name, "revoke-sessions") == 0) {
         return kura_meta_session_delete_account(m, id, NULL, NULL);
+    }
+    if (strcmp(v->name, "break-glass") == 0) {
+        uint64_t minutes = 0;
+        int64_t until = 0;
+        if (!j->f[5] || kura_parse_u64(j->f[5], strlen(j->f[5]), 1440, &minutes) < 0 || !minutes) {
+            return KURA_EBADREQ;
+        }
+        int rc = kura_auth_break_glass_approve(m, c, id, (uint32_t)minutes, &until);
+        if (rc == 0) {
+            char at[KURA_TIME_STR_MAX];
+            kura_clock_format(until, at);
+            j->action = "account.break_glass_enable";
+            j->out = json_pack("{s:s,s:s,s:s}", "id", id, "state", "enabled", "until", at);
+            return j->out ? 0 : -ENOMEM;
+        }
+        j->why = rc == KURA_EFORBIDDEN ? "same_approver"
+                 : rc == KURA_EEXIST   ? "enabled_already"
+                                       : NULL;
+        j->out =
+            rc == 1 ? json_pack("{s:s,s:s}", "id", id, "state", "pending_second_approval") : NULL;
+        return rc == 1 ? (j->out ? 0 : -ENOMEM) : rc;
     }
     char otp[KURA_PASSWORD_GEN_LEN + 1];
     struct kura_auth_keys k = keys_of(j);
@@ -208,7 +230,8 @@ static int accounts_handler(struct kura_req *r)
                                             {"status", 16, false},
                                             {"verified_by", 64, false},
                                             {"verification", KURA_META_TEXT_MAX, false},
-                                            {"reason", KURA_META_TEXT_MAX, false}};
+                                            {"reason", KURA_META_TEXT_MAX, false},
+                                            {"minutes", 8, false}};
     const struct kura_req_info *info = kura_req_info(r);
     const unsigned staff = KURA_ROLE_ADMIN | KURA_ROLE_HELPDESK;
     if (strcmp(info->method, "GET") == 0 && strcmp(info->path, ACCOUNTS) == 0) {

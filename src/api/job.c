@@ -73,6 +73,10 @@ static int finish(struct kura_req *r)
         const struct kura_req_identity ident = {actor, roles, j->id.session_tag, j->id.elevated};
         KURA_IGNORE(kura_req_set_identity(r, &ident));
     }
+    if (j->id.break_glass) {
+        /* Every request of an emergency account's session says so (an alert rule acts on it). */
+        KURA_IGNORE(kura_req_audit_detail(r, "break_glass", "true"));
+    }
     KURA_IGNORE(kura_req_set_reason(r, j->why));
     KURA_IGNORE(kura_req_set_action(r, j->action));
     if (j->object) {

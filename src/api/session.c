@@ -47,6 +47,7 @@ static int login_work(struct job *j)
     if (rc == 0) {
         (void)snprintf(j->id.account_id, sizeof(j->id.account_id), "%s", res.account_id);
         j->id.roles = res.roles;
+        j->id.break_glass = res.break_glass;
         j->have_id = true;
         api_cookie_for(j, res.token, j->api->auth->absolute_ms / 1000);
         j->out = json_pack("{s:s,s:s,s:o,s:s}", "user", res.account_id, "kind",

@@ -231,6 +231,27 @@ KURA_MUST_CHECK int kura_auth_account_require_password_change(struct kura_meta *
                                                               const struct kura_auth_change *c,
                                                               const char *id);
 
+/* ---- break-glass accounts (breakglass.c) ---------------------------------------------------- */
+
+/* Makes an existing account an emergency account: disabled until enabled by two approvals.
+ * 1 when it already was one. */
+KURA_MUST_CHECK int kura_auth_break_glass_designate(struct kura_meta *m,
+                                                    const struct kura_auth_change *c,
+                                                    const char *id);
+/* One administrator's approval to use an emergency account for `minutes` (1..1440): 1 when it
+ * is the first (pending for an hour), 0 when it is the second, by another actor — the account
+ * is then active until *ret_until. KURA_EFORBIDDEN: the same actor approved the pending
+ * request; KURA_EEXIST: enabled already; KURA_ENOTFOUND: not an emergency account. Each step
+ * writes a ledger row. */
+KURA_MUST_CHECK int kura_auth_break_glass_approve(struct kura_meta *m,
+                                                  const struct kura_auth_change *c, const char *id,
+                                                  uint32_t minutes, int64_t *ret_until);
+/* For logins and sessions: *ret_emergency tells whether id is an emergency account; 0 when it
+ * may be used at now (until *ret_until), KURA_EFORBIDDEN outside its period (its status is then
+ * set back to disabled). */
+KURA_MUST_CHECK int kura_auth_break_glass_check(struct kura_meta *m, const char *id, int64_t now,
+                                                bool *ret_emergency, int64_t *ret_until);
+
 /* ---- logins and sessions (login.c, session.c) ---------------------------------------------- */
 
 #define KURA_SESSION_TOKEN_MAX 64 /* base64url of 32 random bytes is 43 characters */
@@ -269,6 +290,7 @@ struct kura_login_result {
     int64_t retry_after_ms; /* with KURA_ETHROTTLED */
     const char *why;        /* for the audit record only, never the response: "unknown_id", ... */
     bool locked_now;        /* this failure locked the account (raise the alert) */
+    bool break_glass;       /* an emergency account's session: mark its every request */
 };
 
 /* Checks a login (see login.c for the order and why). 0 with a new session (kind ENROL after a

@@ -239,22 +239,27 @@ static int second_factor(const struct kura_auth_service *s, const char *id,
 
 static int open_session(const struct kura_auth_service *s, const struct kura_login_req *q,
                         const struct kura_account *a, enum kura_session_kind kind,
-                        struct kura_login_result *ret)
+                        int64_t emergency_until, struct kura_login_result *ret)
 {
     uint8_t csrf_hash[KURA_META_MAC_BYTES];
-    struct kura_session sess = {.account_id = a->id,
-                                .kind = kind,
-                                .created_at = q->now,
-                                .last_seen_at = q->now,
-                                .expires_at = q->now + s->absolute_ms,
-                                .source_ip = q->source_ip,
-                                .user_agent = q->user_agent};
+    int64_t expires = q->now + s->absolute_ms;
+    struct kura_session sess = {
+        .account_id = a->id,
+        .kind = kind,
+        .created_at = q->now,
+        .last_seen_at = q->now,
+        /* an emergency session ends with the emergency period */
+        .expires_at = emergency_until && emergency_until < expires ? emergency_until : expires,
+        .source_ip = q->source_ip,
+        .user_agent = q->user_agent,
+        .break_glass = emergency_until != 0};
     int r = auth_token_new(ret->token, sess.id_hash);
     r = r == 0 ? auth_token_new(ret->csrf, csrf_hash) : r;
     memcpy(sess.csrf, csrf_hash, sizeof(csrf_hash));
     r = r == 0 ? kura_meta_session_create(s->meta, &sess) : r;
     if (r == 0) {
         ret->kind = kind;
+        ret->break_glass = sess.break_glass;
         ret->roles = a->roles;
         (void)snprintf(ret->account_id, sizeof(ret->account_id), "%s", a->id);
     }
@@ -265,9 +270,14 @@ static int open_session(const struct kura_auth_service *s, const struct kura_log
 static int check_account(const struct kura_auth_service *s, const struct kura_login_req *q,
                          const struct kura_account *a, struct kura_login_result *ret)
 {
-    bool rehash = false;
+    bool rehash = false, emergency = false;
     uint32_t failed = 0;
-    ret->why = not_allowed(a, q->now);
+    int64_t until = 0;
+    int bg = kura_auth_break_glass_check(s->meta, a->id, q->now, &emergency, &until);
+    if (bg < 0 && bg != KURA_EFORBIDDEN) {
+        return bg;
+    }
+    ret->why = bg == KURA_EFORBIDDEN ? "break_glass_not_enabled" : not_allowed(a, q->now);
     if (ret->why) {
         /* Disabled, expired, outside its period: refused whatever the password, after the same
          * work, and without touching the failure count (which nothing would clear again). */
@@ -321,7 +331,7 @@ static int check_account(const struct kura_auth_service *s, const struct kura_lo
         upgrade_hash(s, a, q->password, q->password_len);
     }
     r = kura_meta_auth_succeeded(s->meta, a->id, q->now, q->source_ip);
-    return r == 0 ? open_session(s, q, a, kind, ret) : r;
+    return r == 0 ? open_session(s, q, a, kind, emergency ? until : 0, ret) : r;
 }
 
 int kura_auth_login(const struct kura_auth_service *s, const struct kura_login_req *q,

@@ -367,6 +367,46 @@ static void test_disabled_account_counts_nothing(void **state)
     assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0 + 100 * 3600000LL, &r), 0);
 }
 
+/* An emergency account: two different approvers, a limited period, marked sessions. */
+static void test_break_glass(void **state)
+{
+    struct fixture *f = *state;
+    const struct kura_auth_change admin1 = {"user:admin", "designate", NULL, T0};
+    assert_int_equal(kura_auth_break_glass_designate(f->m, &admin1, "alice"), 0);
+    assert_int_equal(kura_auth_break_glass_designate(f->m, &admin1, "alice"), 1);
+    struct kura_login_result r;
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "break_glass_not_enabled");
+    int64_t until = 0;
+    assert_int_equal(kura_auth_break_glass_approve(f->m, &admin1, "alice", 30, &until), 1);
+    assert_int_equal(kura_auth_break_glass_approve(f->m, &admin1, "alice", 30, &until),
+                     KURA_EFORBIDDEN);
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), KURA_EUNAUTH);
+    /* A second approval after the hour is a new first approval. */
+    const struct kura_auth_change late = {"cli:root", "late", NULL, T0 + 3600 * 1000};
+    assert_int_equal(kura_auth_break_glass_approve(f->m, &late, "alice", 30, &until), 1);
+    const struct kura_auth_change admin2 = {"user:second", "emergency", NULL, T0 + 3601 * 1000};
+    assert_int_equal(kura_auth_break_glass_approve(f->m, &admin2, "alice", 10, &until), 0);
+    assert_int_equal(until, T0 + 3601 * 1000 + 30 * 60 * 1000); /* the first approval's minutes */
+    assert_int_equal(kura_auth_break_glass_approve(f->m, &admin2, "alice", 10, &until),
+                     KURA_EEXIST);
+    int64_t t = T0 + 3602 * 1000;
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, t, &r), 0);
+    assert_true(r.break_glass);
+    struct kura_auth_identity id;
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t, &id), 0);
+    assert_true(id.break_glass);
+    /* The session ends with the period, and the account is disabled again. */
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), until, &id),
+                     KURA_EUNAUTH);
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, until, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "break_glass_not_enabled");
+    struct kura_account a = {0};
+    assert_int_equal(kura_meta_account_get(f->m, "alice", &a), 0);
+    assert_int_equal(a.status, KURA_ACCOUNT_STATUS_DISABLED);
+    kura_account_release(&a);
+}
+
 /* The validity period (利用期間): no login before valid_from or from valid_until on. */
 static void test_validity_period(void **state)
 {
@@ -402,6 +442,7 @@ int main(void)
         T(test_old_hash_upgraded_after_success),
         T(test_validity_period),
         T(test_disabled_account_counts_nothing),
+        T(test_break_glass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,8 @@
 
 struct user_opts {
     const char *cmd, *data, *id, *reason, *otp_file, *roles, *name, *email, *affiliation, *phone;
-    const char *valid_from, *valid_until, *method, *note;
-    bool json;
+    const char *valid_from, *valid_until, *method, *note, *minutes;
+    bool json, designate;
 };
 
 /* What a command works with: the folder, its configuration and database, and the actor. */
@@ -51,16 +51,20 @@ static int parse_opts(int argc, char **argv, struct user_opts *o)
                                              {"valid-until", required_argument, NULL, 'u'},
                                              {"verified-by", required_argument, NULL, 'v'},
                                              {"verification", required_argument, NULL, 'V'},
+                                             {"minutes", required_argument, NULL, 'm'},
+                                             {"designate", no_argument, NULL, 'D'},
                                              {NULL, 0, NULL, 0}};
     const char **slot[128] = {
         ['d'] = &o->data,       ['r'] = &o->reason,      ['o'] = &o->otp_file,    ['R'] = &o->roles,
         ['n'] = &o->name,       ['e'] = &o->email,       ['a'] = &o->affiliation, ['p'] = &o->phone,
-        ['f'] = &o->valid_from, ['u'] = &o->valid_until, ['v'] = &o->method,      ['V'] = &o->note};
+        ['f'] = &o->valid_from, ['u'] = &o->valid_until, ['v'] = &o->method,      ['V'] = &o->note,
+        ['m'] = &o->minutes};
     int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'j') {
-            o->json = true;
+        if (c == 'j' || c == 'D') {
+            o->json = o->json || c == 'j';
+            o->designate = o->designate || c == 'D';
         } else if (c > 0 && c < 128 && slot[c]) {
             *slot[c] = optarg;
         } else {
@@ -492,6 +496,49 @@ static int cli_user_review(struct user_ctx *u)
     return r == 0 ? kura_meta_account_list(u->meta, review_row, u) : r;
 }
 
+/* break-glass ID --designate | --minutes N: make an emergency account, or approve its use (the
+ * second approval, by another person, within an hour, enables it). */
+static int cmd_break_glass(struct user_ctx *u)
+{
+    uint64_t minutes = 0;
+    if (u->o.designate == (u->o.minutes != NULL) ||
+        (u->o.minutes &&
+         (kura_parse_u64(u->o.minutes, strlen(u->o.minutes), 1440, &minutes) < 0 || !minutes))) {
+        kura_buf_adds(&u->err, "give either --designate or --minutes N (1 to 1440)");
+        return -EINVAL;
+    }
+    int r = record(
+        u, json_pack("{s:b,s:I}", "designate", u->o.designate, "minutes", (json_int_t)minutes));
+    struct kura_auth_change c = change_of(u);
+    if (r < 0) {
+        return r;
+    }
+    if (u->o.designate) {
+        r = kura_auth_break_glass_designate(u->meta, &c, u->o.id);
+        if (r == 0) {
+            (void)printf(
+                "%s は非常用アカウントです（2名の承認で有効化）/ %s is an emergency account "
+                "(enabled by two approvals)\n",
+                u->o.id, u->o.id);
+        }
+        return r;
+    }
+    int64_t until = 0;
+    r = kura_auth_break_glass_approve(u->meta, &c, u->o.id, (uint32_t)minutes, &until);
+    if (r == 1) {
+        (void)printf(
+            "承認を記録しました。別の管理者の承認が1時間以内に必要です / approval recorded; "
+            "a second administrator must approve within an hour\n");
+    } else if (r == 0) {
+        char at[KURA_TIME_STR_MAX];
+        kura_clock_format(until, at);
+        (void)printf("%s は %s まで有効です / %s is enabled until %s\n", u->o.id, at, u->o.id, at);
+    } else if (r == KURA_EFORBIDDEN) {
+        kura_buf_adds(&u->err, "the second approval must come from another administrator");
+    }
+    return r == 1 ? 0 : r;
+}
+
 struct command {
     const char *name;
     int (*fn)(struct user_ctx *u);
@@ -508,6 +555,7 @@ static const struct command commands[] = {
     {"unlock", cmd_status, true, false},
     {"reset-password", cmd_reset, true, true},
     {"reset-mfa", cmd_reset, true, false},
+    {"break-glass", cmd_break_glass, true, false},
     {"ledger", cli_user_ledger, false, false},
     {"review", cli_user_review, false, false},
 };
@@ -521,6 +569,7 @@ static int usage(void)
         "  list | show ID | set-roles ID --roles R,... | disable ID | enable ID | unlock ID\n"
         "  reset-password ID --verified-by METHOD [--verification TEXT] [--otp-file FILE]\n"
         "  reset-mfa ID --verified-by METHOD [--verification TEXT]\n"
+        "  break-glass ID --designate | --minutes N   emergency accounts (two approvals)\n"
         "  ledger [ID] [--json]   the account ledger as CSV (JSON lines with --json)\n"
         "  review [--json]        the annual account review (棚卸し) as CSV\n"
         "  every change takes --reason TEXT for the ledger\n",

@@ -446,3 +446,22 @@ int kura_meta_ledger_list(struct kura_meta *m, const char *target, kura_ledger_f
     }
     return m->ops->ledger_list(m, target, fn, ctx);
 }
+
+int kura_meta_break_glass_get(struct kura_meta *m, const char *id, struct kura_break_glass *ret)
+{
+    int r = check_id(id);
+    return r < 0 ? r : m->ops->break_glass_get(m, id, ret);
+}
+
+int kura_meta_break_glass_put(struct kura_meta *m, const char *id, const struct kura_break_glass *b)
+{
+    int r = check_id(id);
+    if (r == 0 &&
+        (b->minutes > 1440 || b->requested_at < 0 || b->enabled_until < 0 ||
+         !kura_utf8_valid(b->requested_by, strnlen(b->requested_by, sizeof(b->requested_by))) ||
+         !kura_utf8_valid(b->enabled_by, strnlen(b->enabled_by, sizeof(b->enabled_by))) ||
+         (b->requested_by[0] != '\0') != (b->requested_at > 0))) {
+        r = -EINVAL;
+    }
+    return r < 0 ? r : m->ops->break_glass_put(m, id, b);
+}

@@ -921,6 +921,37 @@ static void test_identity_ids(void **state)
     assert_int_equal(kura_meta_app_password_find(m, NULL, NULL), -EINVAL);
 }
 
+static void test_break_glass(void **state)
+{
+    struct kura_meta *m = store(state);
+    struct kura_break_glass b;
+    assert_int_equal(kura_meta_break_glass_get(m, "alice", &b), KURA_ENOTFOUND);
+    struct kura_break_glass none = {0};
+    assert_int_equal(kura_meta_break_glass_put(m, "nobody", &none), KURA_ENOTFOUND);
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &none), 0);
+    assert_int_equal(kura_meta_break_glass_get(m, "alice", &b), 0);
+    assert_string_equal(b.requested_by, "");
+    assert_int_equal(b.enabled_until, 0);
+    struct kura_break_glass req = {
+        .requested_by = "user:admin", .requested_at = 5000, .minutes = 60};
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &req), 0);
+    assert_int_equal(kura_meta_break_glass_get(m, "alice", &b), 0);
+    assert_string_equal(b.requested_by, "user:admin");
+    assert_int_equal(b.requested_at, 5000);
+    assert_int_equal(b.minutes, 60);
+    struct kura_break_glass on = {.enabled_until = 9000, .enabled_by = "user:admin,cli:root"};
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &on), 0);
+    assert_int_equal(kura_meta_break_glass_get(m, "alice", &b), 0);
+    assert_string_equal(b.requested_by, "");
+    assert_int_equal(b.enabled_until, 9000);
+    assert_string_equal(b.enabled_by, "user:admin,cli:root");
+    /* A request needs both who and when; minutes stay within a day. */
+    struct kura_break_glass bad = {.requested_by = "user:x"};
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &bad), -EINVAL);
+    bad = (struct kura_break_glass){.minutes = 1441};
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &bad), -EINVAL);
+}
+
 int meta_contract_identity_run(const struct meta_contract_fixture *f)
 {
     fx = f;
@@ -938,6 +969,7 @@ int meta_contract_identity_run(const struct meta_contract_fixture *f)
         cmocka_unit_test_setup_teardown(test_app_passwords, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_break_glass, setup, teardown),
     };
     char name[64];
     (void)snprintf(name, sizeof(name), "meta-contract-identity-%s", f->backend);

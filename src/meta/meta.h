@@ -57,8 +57,8 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 5u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 4u   /* struct kura_meta_ops layout */
+#define KURA_META_SCHEMA_LATEST 6u /* schema version this binary writes */
+#define KURA_META_OPS_VERSION 5u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -267,6 +267,17 @@ struct kura_ledger_entry {
     const char *request_id;              /* correlates with the audit event; may be NULL */
 };
 typedef int (*kura_ledger_fn)(void *ctx, const struct kura_ledger_entry *e);
+
+#define KURA_META_ACTOR_MAX (KURA_META_ID_MAX + 16) /* "user:<id>", "cli:<os user>" */
+
+/* An emergency (break-glass) account's state; the row exists only for emergency accounts. */
+struct kura_break_glass {
+    char requested_by[KURA_META_ACTOR_MAX + 1]; /* a pending first approval; "" when none */
+    int64_t requested_at;
+    uint32_t minutes;                             /* the enablement asked for */
+    int64_t enabled_until;                        /* 0: not enabled */
+    char enabled_by[2 * KURA_META_ACTOR_MAX + 2]; /* "first,second" of the last enablement */
+};
 typedef int (*kura_account_fn)(void *ctx, const struct kura_account *a);
 
 /* A backend. Fields after `name` are called only through the kura_meta_* wrappers below, which
@@ -340,6 +351,9 @@ struct kura_meta_ops {
     int (*app_password_revoke)(struct kura_meta *m, const char *id, uint64_t pw_id, int64_t now);
     int (*ledger_append)(struct kura_meta *m, const struct kura_ledger_entry *e, uint64_t *ret_seq);
     int (*ledger_list)(struct kura_meta *m, const char *target, kura_ledger_fn fn, void *ctx);
+    /* version 5: break-glass accounts */
+    int (*break_glass_get)(struct kura_meta *m, const char *id, struct kura_break_glass *ret);
+    int (*break_glass_put)(struct kura_meta *m, const char *id, const struct kura_break_glass *b);
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -533,3 +547,11 @@ KURA_MUST_CHECK int kura_meta_ledger_append(struct kura_meta *m, const struct ku
                                             uint64_t *ret_seq);
 KURA_MUST_CHECK int kura_meta_ledger_list(struct kura_meta *m, const char *target,
                                           kura_ledger_fn fn, void *ctx);
+
+/* Break-glass accounts. get: KURA_ENOTFOUND unless id is an emergency account. put: creates or
+ * replaces the row (the account must exist: KURA_ENOTFOUND). Run both in the caller's
+ * transaction for a read-modify-write (auth's two-approval rule). */
+KURA_MUST_CHECK int kura_meta_break_glass_get(struct kura_meta *m, const char *id,
+                                              struct kura_break_glass *ret);
+KURA_MUST_CHECK int kura_meta_break_glass_put(struct kura_meta *m, const char *id,
+                                              const struct kura_break_glass *b);

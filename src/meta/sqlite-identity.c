@@ -886,3 +886,59 @@ int meta_sqlite_ledger_list(struct kura_meta *m, const char *target, kura_ledger
     }
     return r;
 }
+
+/* ---- break-glass accounts ---------------------------------------------------------------------
+ */
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strnlen(src, size - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
+int meta_sqlite_break_glass_get(struct kura_meta *m, const char *id, struct kura_break_glass *ret)
+{
+    META_SQLITE_LOCKED(m, h);
+    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
+    int r = prepare(h, &s,
+                    "SELECT requested_by, coalesce(requested_at, 0), coalesce(minutes, 0), "
+                    "coalesce(enabled_until, 0), enabled_by FROM break_glass WHERE account_id = ?1",
+                    "t", id);
+    const char *by = NULL, *enabled_by = NULL;
+    int64_t at = 0, minutes = 0, until = 0;
+    r = r == 0 ? row(h, s, "niiin", &by, &at, &minutes, &until, &enabled_by) : r;
+    if (r == 0) {
+        return KURA_ENOTFOUND;
+    }
+    if (r < 0) {
+        return r;
+    }
+    memset(ret, 0, sizeof(*ret));
+    copy_text(ret->requested_by, sizeof(ret->requested_by), by);
+    copy_text(ret->enabled_by, sizeof(ret->enabled_by), enabled_by);
+    ret->requested_at = at;
+    ret->minutes = minutes < 0 || minutes > 1440 ? 0 : (uint32_t)minutes;
+    ret->enabled_until = until;
+    return 0;
+}
+
+int meta_sqlite_break_glass_put(struct kura_meta *m, const char *id,
+                                const struct kura_break_glass *b)
+{
+    META_SQLITE_LOCKED(m, h);
+    int r = account_exists(h, id);
+    if (r < 0) {
+        return r;
+    }
+    /* 'T' binds 0 as NULL; text "" is stored as NULL too. */
+    return exec(h, NULL,
+                "INSERT INTO break_glass (account_id, requested_by, requested_at, minutes, "
+                "enabled_until, enabled_by) VALUES (?1, nullif(?2, ''), ?3, nullif(?4, 0), ?5, "
+                "nullif(?6, '')) ON CONFLICT (account_id) DO UPDATE SET requested_by = "
+                "excluded.requested_by, requested_at = excluded.requested_at, minutes = "
+                "excluded.minutes, enabled_until = excluded.enabled_until, enabled_by = "
+                "excluded.enabled_by",
+                "ttTiTt", id, b->requested_by, b->requested_at, (int64_t)b->minutes,
+                b->enabled_until, b->enabled_by);
+}

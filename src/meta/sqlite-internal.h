@@ -78,3 +78,6 @@ int meta_sqlite_app_password_revoke(struct kura_meta *m, const char *id, uint64_
 int meta_sqlite_ledger_append(struct kura_meta *m, const struct kura_ledger_entry *e,
                               uint64_t *ret_seq);
 int meta_sqlite_ledger_list(struct kura_meta *m, const char *target, kura_ledger_fn fn, void *ctx);
+int meta_sqlite_break_glass_get(struct kura_meta *m, const char *id, struct kura_break_glass *ret);
+int meta_sqlite_break_glass_put(struct kura_meta *m, const char *id,
+                                const struct kura_break_glass *b);

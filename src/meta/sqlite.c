@@ -1053,4 +1053,6 @@ const struct kura_meta_ops kura_meta_sqlite_ops = {
     .app_password_revoke = meta_sqlite_app_password_revoke,
     .ledger_append = meta_sqlite_ledger_append,
     .ledger_list = meta_sqlite_ledger_list,
+    .break_glass_get = meta_sqlite_break_glass_get,
+    .break_glass_put = meta_sqlite_break_glass_put,
 };

@@ -423,3 +423,35 @@ def test_audit_search_for_elevated_auditors(instance):
     for bad in ({"from": "yesterday"}, {"limit": "0"}, {"limit": "99999"}, {"actor": "a\x01b"}):
         r = s.get(server.url + "/api/v1/audit", params=bad, headers=hdr, timeout=30)
         assert r.status_code == 400, bad
+
+
+def test_break_glass_needs_two_approvers_and_is_marked(instance, tmp_path):
+    server = fast(instance)
+    otp = add_user(instance, tmp_path, "emergency", "--roles", "user,admin")
+    kura_user(instance, "break-glass", "emergency", "--designate", "--reason", "BCP plan 3.2")
+    _, r = login(server, "emergency", otp)
+    assert r.status_code == 401
+    # First approval: an elevated administrator through the API; the same one cannot approve
+    # twice; the second comes from another person at the console.
+    s, csrf, uri = enrol_admin(instance, server)
+    elevate(instance, server, s, csrf, uri, 31)
+    r = post(s, server, "/api/v1/accounts/emergency/break-glass", csrf, {"minutes": "20"})
+    assert r.status_code == 200 and r.json()["state"] == "pending_second_approval"
+    r = post(s, server, "/api/v1/accounts/emergency/break-glass", csrf, {"minutes": "20"})
+    assert r.status_code == 403
+    out = kura_user(instance, "break-glass", "emergency", "--minutes", "20").stdout
+    assert "enabled until" in out
+    e, r = login(server, "emergency", otp)
+    assert r.status_code == 200, r.text
+    assert e.get(server.url + "/api/v1/me", timeout=30).status_code == 200
+    assert server.stop() == 0
+    recs = records(instance.data)
+    marked = [x for x in recs if x["actor"] == "user:emergency"]
+    assert marked and all(x["detail"].get("break_glass") == "true" for x in marked)
+    rows = list(csv.DictReader(io.StringIO(kura_user(instance, "ledger", "emergency").stdout)))
+    acts = [row["action"] for row in rows]
+    assert "break_glass_designate" in acts and "break_glass_request" in acts
+    assert "break_glass_enable" in acts
+    enable = rows[acts.index("break_glass_enable")]
+    after = json.loads(enable["after"])
+    assert after["first_approval"] == "user:admin" and after["second_approval"].startswith("cli:")
