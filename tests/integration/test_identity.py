@@ -252,6 +252,20 @@ def post(s, server, path, csrf, body=None):
 NEW_PASSWORD = "a quiet storehouse by the river 2026"
 
 
+def enrol(server, user, otp, new_password):
+    """A first login without the checks of enrol_admin: (session, csrf, uri)."""
+    import time
+    s, r = login(server, user, otp)
+    csrf = r.json()["csrf_token"]
+    r = post(s, server, "/api/v1/me/password", csrf, {"current": otp, "new": new_password})
+    assert r.status_code == 200, r.text
+    csrf = r.json()["csrf_token"]
+    uri = post(s, server, "/api/v1/me/totp", csrf).json()["otpauth_uri"]
+    r = post(s, server, "/api/v1/me/totp/confirm", csrf, {"code": totp(uri, time.time())})
+    assert r.status_code == 200, r.text
+    return s, r.json()["csrf_token"], uri
+
+
 def enrol_admin(instance, server):
     """First login of the admin: new password, TOTP enrolled. Returns (session, csrf, uri)."""
     s, r = login(server, "admin", admin_otp(instance))
@@ -455,3 +469,47 @@ def test_break_glass_needs_two_approvers_and_is_marked(instance, tmp_path):
     enable = rows[acts.index("break_glass_enable")]
     after = json.loads(enable["after"])
     assert after["first_approval"] == "user:admin" and after["second_approval"].startswith("cli:")
+
+
+def test_helpdesk_unlocks_and_resets_but_cannot_change_roles(instance, tmp_path):
+    server = fast(instance, ("password", "backoff_after", "0"))
+    otp = add_user(instance, tmp_path, "hana", "--roles", "user,helpdesk")
+    victim = add_user(instance, tmp_path, "ichiro")
+    for i in range(10):
+        login(server, "ichiro", f"wrong guess number {i}")
+    s, csrf, uri = enrol(server, "hana", otp, "helpdesk desk by the north window 7")
+    # Not elevated: refused; elevated: unlock and reset work, roles do not.
+    assert post(s, server, "/api/v1/accounts/ichiro/unlock", csrf, {}).status_code == 403
+    elevate(instance, server, s, csrf, uri, 31)
+    assert post(s, server, "/api/v1/accounts/ichiro/unlock", csrf,
+                {"reason": "called back"}).status_code == 200
+    _, r = login(server, "ichiro", victim)
+    assert r.status_code == 200
+    r = post(s, server, "/api/v1/accounts/ichiro/roles", csrf, {"roles": "user,admin"})
+    assert r.status_code == 403
+    r = post(s, server, "/api/v1/accounts", csrf, {"id": "mallory"})
+    assert r.status_code == 403
+    r = post(s, server, "/api/v1/accounts/ichiro/reset-mfa", csrf,
+             {"verified_by": "in_person", "verification": "staff card"})
+    assert r.status_code == 200
+
+
+def test_enrolment_session_reaches_nothing_else(instance, tmp_path):
+    server = fast(instance)
+    s, r = login(server, "admin", admin_otp(instance))
+    csrf = r.json()["csrf_token"]
+    hdr = {"X-CSRF-Token": csrf}
+    refused = [
+        s.get(server.url + "/api/v1/me/app-passwords", headers=hdr, timeout=30),
+        s.post(server.url + "/api/v1/me/app-passwords", json={"name": "x"}, headers=hdr,
+               timeout=30),
+        s.get(server.url + "/api/v1/me/sessions", headers=hdr, timeout=30),
+        s.delete(server.url + "/api/v1/me/sessions", headers=hdr, timeout=30),
+        s.post(server.url + "/api/v1/elevate", json={"totp": "123456"}, headers=hdr, timeout=30),
+        s.get(server.url + "/api/v1/accounts", headers=hdr, timeout=30),
+        s.post(server.url + "/api/v1/accounts", json={"id": "x"}, headers=hdr, timeout=30),
+        s.get(server.url + "/api/v1/audit", headers=hdr, timeout=30),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused)
+    # What it may do: see itself, change the password, enrol TOTP, log out.
+    assert s.get(server.url + "/api/v1/me", timeout=30).status_code == 200
