@@ -13,41 +13,26 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/test-db.h"
 
 static const struct kura_pwhash_params fast = {crypto_pwhash_OPSLIMIT_MIN,
                                                crypto_pwhash_MEMLIMIT_MIN};
 static uint8_t pepper[KURA_PEPPER_BYTES];
 static const struct kura_auth_keys keys = {&fast, pepper};
-static char dir[64];
-static char db_path[128];
+static struct test_db db;
 
 static int setup(void **state)
 {
-    (void)snprintf(dir, sizeof(dir), "/tmp/kura-auth-accounts-XXXXXX");
-    if (!mkdtemp(dir)) {
-        return -1;
-    }
-    (void)snprintf(db_path, sizeof(db_path), "%s/kura.db", dir);
     memset(pepper, 0x42, sizeof(pepper));
-    struct kura_meta *m = NULL;
-    if (kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m) < 0 || kura_meta_migrate(m) < 0) {
-        kura_meta_close(m);
-        return -1;
-    }
-    *state = m;
-    return 0;
+    *state = test_db_open(&db, "auth-accounts");
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    *state = kura_meta_close(*state);
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[160];
-    for (size_t i = 0; i < KURA_ARRAY_SIZE(suffixes); i++) {
-        (void)snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
-        (void)unlink(path);
-    }
-    return rmdir(dir);
+    int r = test_db_close(&db, *state);
+    *state = NULL;
+    return r;
 }
 
 struct rows {

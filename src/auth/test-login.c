@@ -14,12 +14,13 @@
 
 #include "auth/auth.h"
 #include "auth/policy.h"
+#include "auth/test-db.h"
 #include "auth/throttle.h"
 
 static const struct kura_pwhash_params fast = {crypto_pwhash_OPSLIMIT_MIN,
                                                crypto_pwhash_MEMLIMIT_MIN};
 static uint8_t pepper[KURA_PEPPER_BYTES], seal_key[32], mac_key[32];
-static char dir[64], db_path[128];
+static struct test_db db;
 static struct kura_password_policy policy;
 static const struct kura_throttle_policy backoff = {4, 1000, 60000, 3600000};
 static const int64_t T0 = 1795000000000;
@@ -32,15 +33,13 @@ struct fixture {
 
 static int setup(void **state)
 {
-    (void)snprintf(dir, sizeof(dir), "/tmp/kura-auth-login-XXXXXX");
-    (void)snprintf(db_path, sizeof(db_path), "%s/kura.db", mkdtemp(dir) ? dir : "/nonexistent");
     memset(pepper, 0x42, sizeof(pepper));
     randombytes_buf(seal_key, sizeof(seal_key));
     randombytes_buf(mac_key, sizeof(mac_key));
     policy = *kura_password_policy_by_name("kura-default");
     struct fixture *f = kura_calloc(1, sizeof(*f));
-    if (!f || kura_meta_open("sqlite", db_path, KURA_META_CREATE, &f->m) < 0 ||
-        kura_meta_migrate(f->m) < 0) {
+    if (!f || !(f->m = test_db_open(&db, "auth-login"))) {
+        kura_free(f);
         return -1;
     }
     f->s = (struct kura_auth_service){.meta = f->m,
@@ -70,15 +69,9 @@ static int teardown(void **state)
     struct fixture *f = *state;
     kura_throttle_free(f->s.by_source);
     kura_throttle_free(f->s.by_id);
-    kura_meta_close(f->m);
+    int r = test_db_close(&db, f->m);
     kura_free(f);
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[160];
-    for (size_t i = 0; i < KURA_ARRAY_SIZE(suffixes); i++) {
-        (void)snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
-        (void)unlink(path);
-    }
-    return rmdir(dir);
+    return r;
 }
 
 static int login(struct fixture *f, const char *user, const char *pw, const char *totp,
