@@ -265,6 +265,7 @@ int kura_auth_account_unlock(struct kura_meta *m, const struct kura_auth_change 
         return r;
     }
     r = kura_meta_auth_unlock(m, id);
+    r = r == 0 ? kura_meta_source_clear(m, id, NULL) : r; /* locks per source too */
     r = r == 0 ? change_account(m, c, id, "unlock", unlock_status, NULL, NULL) : r;
     return finish(m, r < 0 ? r : 0);
 }

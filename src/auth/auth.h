@@ -272,6 +272,7 @@ struct kura_auth_service {
     size_t nexempt;
     int64_t idle_ms, absolute_ms, elevation_ms;
     struct kura_totp_params totp;
+    bool lockout_per_source; /* [password] lockout_scope = account+source */
 };
 
 struct kura_login_req {

@@ -266,6 +266,32 @@ static int open_session(const struct kura_auth_service *s, const struct kura_log
     return r;
 }
 
+/* [password] lockout_scope = account+source: counted per address (when there is one). */
+static bool per_source(const struct kura_auth_service *s, const struct kura_login_req *q)
+{
+    return s->lockout_per_source && q->source_ip && q->source_ip[0];
+}
+
+/* 3: the attempt is counted before the password is checked (KURA_EFORBIDDEN: locked). */
+static int reserve_attempt(const struct kura_auth_service *s, const char *id,
+                           const struct kura_login_req *q, uint32_t *ret_failed)
+{
+    uint32_t t = s->policy->lockout_threshold;
+    return per_source(s, q)
+               ? kura_meta_source_attempt(s->meta, id, q->source_ip, t, q->now, ret_failed)
+               : kura_meta_auth_attempt(s->meta, id, t, q->now, ret_failed);
+}
+
+static int count_failed(const struct kura_auth_service *s, const char *id,
+                        const struct kura_login_req *q, int64_t lock_ms, bool *ret_locked_now)
+{
+    uint32_t t = s->policy->lockout_threshold;
+    return per_source(s, q)
+               ? kura_meta_source_failed(s->meta, id, q->source_ip, t, q->now, lock_ms,
+                                         ret_locked_now)
+               : kura_meta_auth_failed(s->meta, id, t, q->now, lock_ms, ret_locked_now);
+}
+
 /* 2-4 for an account that exists. */
 static int check_account(const struct kura_auth_service *s, const struct kura_login_req *q,
                          const struct kura_account *a, struct kura_login_result *ret)
@@ -285,7 +311,7 @@ static int check_account(const struct kura_auth_service *s, const struct kura_lo
             auth_verify_password(s, a->password_hash, q->password, q->password_len, &rehash));
         return KURA_EUNAUTH;
     }
-    int r = kura_meta_auth_attempt(s->meta, a->id, s->policy->lockout_threshold, q->now, &failed);
+    int r = reserve_attempt(s, a->id, q, &failed);
     if (r == KURA_EFORBIDDEN) {
         ret->why = "locked";
         KURA_IGNORE(auth_verify_password(s, NULL, q->password, q->password_len, &rehash));
@@ -321,8 +347,7 @@ static int check_account(const struct kura_auth_service *s, const struct kura_lo
             int64_t lock_ms = s->policy->lockout_mode == KURA_LOCKOUT_DURATION
                                   ? (int64_t)s->policy->lockout_seconds * 1000
                                   : 0;
-            KURA_IGNORE(kura_meta_auth_failed(s->meta, a->id, s->policy->lockout_threshold, q->now,
-                                              lock_ms, &locked_now));
+            KURA_IGNORE(count_failed(s, a->id, q, lock_ms, &locked_now));
         }
         ret->locked_now = locked_now;
         return KURA_EUNAUTH;
@@ -331,6 +356,9 @@ static int check_account(const struct kura_auth_service *s, const struct kura_lo
         upgrade_hash(s, a, q->password, q->password_len);
     }
     r = kura_meta_auth_succeeded(s->meta, a->id, q->now, q->source_ip);
+    if (r == 0 && per_source(s, q)) {
+        r = kura_meta_source_clear(s->meta, a->id, q->source_ip);
+    }
     return r == 0 ? open_session(s, q, a, kind, emergency ? until : 0, ret) : r;
 }
 

@@ -400,6 +400,31 @@ static void test_break_glass(void **state)
     kura_account_release(&a);
 }
 
+/* lockout_scope = account+source: a lock from one address leaves the others open. */
+static void test_lockout_per_source(void **state)
+{
+    struct fixture *f = *state;
+    f->s.lockout_per_source = true;
+    struct kura_login_result r;
+    int64_t now = T0;
+    for (unsigned i = 1; i <= policy.lockout_threshold; i++) {
+        now += 3600000; /* past any back-off */
+        assert_int_equal(login(f, "alice", "wrong", NULL, "192.0.2.1", now, &r), KURA_EUNAUTH);
+        assert_int_equal(r.locked_now, i == policy.lockout_threshold);
+    }
+    now += 3600000;
+    assert_int_equal(login(f, "alice", f->otp, NULL, "192.0.2.1", now, &r), KURA_EUNAUTH);
+    assert_string_equal(r.why, "locked");
+    assert_int_equal(login(f, "alice", f->otp, NULL, "198.51.100.7", now, &r), 0);
+    const struct kura_auth_change c = {"cli:helpdesk", "verified", NULL, now};
+    assert_int_equal(kura_auth_account_unlock(f->m, &c, "alice"), 0);
+    assert_int_equal(login(f, "alice", f->otp, NULL, "192.0.2.1", now, &r), 0);
+    /* The account-wide count was never touched. */
+    struct kura_account_auth st;
+    assert_int_equal(kura_meta_auth_get(f->m, "alice", &st), 0);
+    assert_int_equal(st.locked_at, 0);
+}
+
 /* The validity period (利用期間): no login before valid_from or from valid_until on. */
 static void test_validity_period(void **state)
 {
@@ -436,6 +461,7 @@ int main(void)
         T(test_validity_period),
         T(test_disabled_account_counts_nothing),
         T(test_break_glass),
+        T(test_lockout_per_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,7 +95,8 @@ static int make_service(struct cli_identity *id, const struct kura_conf *conf,
         .idle_ms = (int64_t)conf->session.idle_minutes * 60 * 1000,
         .absolute_ms = (int64_t)conf->session.absolute_hours * 3600 * 1000,
         .elevation_ms = (int64_t)conf->session.elevation_minutes * 60 * 1000,
-        .totp = kura_totp_params_default};
+        .totp = kura_totp_params_default,
+        .lockout_per_source = strcmp(conf->password.lockout_scope, "account+source") == 0};
     return r;
 }
 

@@ -112,6 +112,7 @@ struct kura_conf {
     } syslog;
     struct {
         char *profile;
+        char *lockout_scope; /* "account" or "account+source" */
         uint64_t hash_opslimit;
         uint64_t hash_memlimit_kib;
         uint64_t hash_workers;

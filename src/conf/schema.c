@@ -45,6 +45,7 @@ static const char *const syslog_protocols[] = {"tls", NULL};
 static const char *const syslog_facilities[] = {"auth",   "local0", "local1", "local2", "local3",
                                                 "local4", "local5", "local6", "local7", NULL};
 /* The password policy profiles (the identity issue implements each one's rules). */
+static const char *const lockout_scopes[] = {"account", "account+source", NULL};
 static const char *const password_profiles[] = {"kura-default", "nist", "mhlw6-a", "mhlw6-b",
                                                 "mhlw6-c",      "nbdc", "ccat",    "iso27001",
                                                 "kiyosu",       NULL};
@@ -215,6 +216,11 @@ const struct conf_key kura_conf_keys[] = {
      NULL, NULL,
      "Password policy profile: kura-default, NIST SP 800-63B, the three MHLW 6.0 examples, or "
      "the rule set of a source document (nbdc, ccat, iso27001, kiyosu)"},
+    {"password", "lockout_scope", ENUM(password, lockout_scope), "account", 0, 0, NULL,
+     lockout_scopes, NULL, NULL,
+     "What consecutive failures lock: the account everywhere (the source documents' rule), or "
+     "the account from that source address only, so that an attacker cannot lock a known ID "
+     "out of every network (each address then gets its own allowance)"},
     {"password", "hash_opslimit", UINT(password, hash_opslimit), "2", 1, 100, "passes", NULL, NULL,
      NULL, "Argon2id time cost; hashes made with other costs are upgraded at next login"},
     {"password", "hash_memlimit_kib", UINT(password, hash_memlimit_kib), "65536", 8, 4194304, "KiB",

@@ -465,3 +465,38 @@ int kura_meta_break_glass_put(struct kura_meta *m, const char *id, const struct 
     }
     return r < 0 ? r : m->ops->break_glass_put(m, id, b);
 }
+
+static int check_source(const char *source)
+{
+    return source ? kura_meta_check_text(source, 1, KURA_META_IP_MAX, false) : -EINVAL;
+}
+
+int kura_meta_source_attempt(struct kura_meta *m, const char *id, const char *source,
+                             uint32_t threshold, int64_t now, uint32_t *ret_failed)
+{
+    int r = check_id(id);
+    r = r == 0 ? check_source(source) : r;
+    uint32_t unused;
+    return r < 0 ? r
+                 : m->ops->source_attempt(m, id, source, threshold, now,
+                                          ret_failed ? ret_failed : &unused);
+}
+
+int kura_meta_source_failed(struct kura_meta *m, const char *id, const char *source,
+                            uint32_t threshold, int64_t now, int64_t lock_ms, bool *ret_locked_now)
+{
+    int r = check_id(id);
+    r = r == 0 ? check_source(source) : r;
+    r = r == 0 && (now <= 0 || lock_ms < 0) ? -EINVAL : r;
+    bool unused;
+    return r < 0 ? r
+                 : m->ops->source_failed(m, id, source, threshold, now, lock_ms,
+                                         ret_locked_now ? ret_locked_now : &unused);
+}
+
+int kura_meta_source_clear(struct kura_meta *m, const char *id, const char *source)
+{
+    int r = check_id(id);
+    r = r == 0 && source ? check_source(source) : r;
+    return r < 0 ? r : m->ops->source_clear(m, id, source);
+}

@@ -952,6 +952,53 @@ static void test_break_glass(void **state)
     assert_int_equal(kura_meta_break_glass_put(m, "alice", &bad), -EINVAL);
 }
 
+static void test_source_lockout(void **state)
+{
+    struct kura_meta *m = store(state);
+    uint32_t failed = 0;
+    bool locked = false;
+    for (uint32_t i = 1; i <= 3; i++) {
+        assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.1", 3, 1000, &failed), 0);
+        assert_int_equal(failed, i);
+    }
+    assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.1", 3, 1000, &failed),
+                     KURA_EFORBIDDEN);
+    assert_int_equal(kura_meta_source_failed(m, "alice", "192.0.2.1", 3, 1000, 5000, &locked), 0);
+    assert_true(locked);
+    assert_int_equal(kura_meta_source_failed(m, "alice", "192.0.2.1", 3, 1001, 5000, &locked), 0);
+    assert_false(locked); /* locked once */
+    /* Another address and the account-wide count are untouched. */
+    assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.2", 3, 1000, &failed), 0);
+    assert_int_equal(failed, 1);
+    struct kura_account_auth a = auth_of(m, "alice");
+    assert_int_equal(a.failed_logins, 0);
+    /* A timed lock lifts itself; clear ends one source, NULL every source. */
+    assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.1", 3, 6000, &failed), 0);
+    assert_int_equal(failed, 1);
+    assert_int_equal(kura_meta_source_clear(m, "alice", "192.0.2.2"), 0);
+    assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.2", 3, 7000, &failed), 0);
+    assert_int_equal(failed, 1);
+    assert_int_equal(kura_meta_source_clear(m, "alice", NULL), 0);
+    assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.1", 3, 7000, &failed), 0);
+    assert_int_equal(failed, 1);
+    /* A spray from more addresses than are kept cannot push a lock out. */
+    for (uint32_t i = 0; i < 2; i++) { /* the second and third: at the threshold */
+        assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.1", 3, 7000, &failed), 0);
+    }
+    assert_int_equal(kura_meta_source_failed(m, "alice", "192.0.2.1", 3, 7000, 0, &locked), 0);
+    assert_true(locked);
+    char src[32];
+    for (int i = 0; i < KURA_META_SOURCES_MAX + 44; i++) {
+        (void)snprintf(src, sizeof(src), "10.0.%d.%d", i / 256, i % 256);
+        assert_int_equal(kura_meta_source_attempt(m, "alice", src, 3, 8000 + i, &failed), 0);
+    }
+    assert_int_equal(kura_meta_source_attempt(m, "alice", "192.0.2.1", 3, 9000, &failed),
+                     KURA_EFORBIDDEN);
+    assert_int_equal(kura_meta_source_attempt(m, "nobody", "192.0.2.1", 3, 7000, &failed),
+                     KURA_ENOTFOUND);
+    assert_int_equal(kura_meta_source_attempt(m, "alice", "", 3, 7000, &failed), -EINVAL);
+}
+
 int meta_contract_identity_run(const struct meta_contract_fixture *f)
 {
     fx = f;
@@ -970,6 +1017,7 @@ int meta_contract_identity_run(const struct meta_contract_fixture *f)
         cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_break_glass, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_lockout, setup, teardown),
     };
     char name[64];
     (void)snprintf(name, sizeof(name), "meta-contract-identity-%s", f->backend);

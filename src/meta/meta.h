@@ -57,8 +57,8 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 6u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 5u   /* struct kura_meta_ops layout */
+#define KURA_META_SCHEMA_LATEST 7u /* schema version this binary writes */
+#define KURA_META_OPS_VERSION 6u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -354,6 +354,12 @@ struct kura_meta_ops {
     /* version 5: break-glass accounts */
     int (*break_glass_get)(struct kura_meta *m, const char *id, struct kura_break_glass *ret);
     int (*break_glass_put)(struct kura_meta *m, const char *id, const struct kura_break_glass *b);
+    /* version 6: lockout per account and source */
+    int (*source_attempt)(struct kura_meta *m, const char *id, const char *source,
+                          uint32_t threshold, int64_t now, uint32_t *ret_failed);
+    int (*source_failed)(struct kura_meta *m, const char *id, const char *source,
+                         uint32_t threshold, int64_t now, int64_t lock_ms, bool *ret_locked_now);
+    int (*source_clear)(struct kura_meta *m, const char *id, const char *source);
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -555,3 +561,17 @@ KURA_MUST_CHECK int kura_meta_break_glass_get(struct kura_meta *m, const char *i
                                               struct kura_break_glass *ret);
 KURA_MUST_CHECK int kura_meta_break_glass_put(struct kura_meta *m, const char *id,
                                               const struct kura_break_glass *b);
+
+/* Lockout per account and source address ([password] lockout_scope = account+source): the
+ * same contracts as kura_meta_auth_attempt / _failed, counted per (id, source); clear ends the
+ * count and lock of one source, or of every source when source is NULL (an unlock). At most
+ * KURA_META_SOURCES_MAX sources are kept per account; beyond that the least recently seen
+ * unlocked one is forgotten first. */
+#define KURA_META_SOURCES_MAX 256
+KURA_MUST_CHECK int kura_meta_source_attempt(struct kura_meta *m, const char *id,
+                                             const char *source, uint32_t threshold, int64_t now,
+                                             uint32_t *ret_failed);
+KURA_MUST_CHECK int kura_meta_source_failed(struct kura_meta *m, const char *id, const char *source,
+                                            uint32_t threshold, int64_t now, int64_t lock_ms,
+                                            bool *ret_locked_now);
+KURA_MUST_CHECK int kura_meta_source_clear(struct kura_meta *m, const char *id, const char *source);

@@ -942,3 +942,75 @@ int meta_sqlite_break_glass_put(struct kura_meta *m, const char *id,
                 "ttTiTt", id, b->requested_by, b->requested_at, (int64_t)b->minutes,
                 b->enabled_until, b->enabled_by);
 }
+
+/* ---- lockout per account and source ------------------------------------------------------------
+ */
+
+/* Keeps at most KURA_META_SOURCES_MAX sources of an account: unlocked ones seen longest ago go
+ * first, so that a spray from many addresses cannot lift a lock by pushing it out. */
+static int trim_sources(struct sqlite_meta *h, const char *id)
+{
+    return exec(h, NULL,
+                "DELETE FROM auth_source WHERE account_id = ?1 AND source NOT IN (SELECT source "
+                "FROM auth_source WHERE account_id = ?1 ORDER BY locked_at IS NOT NULL DESC, "
+                "last_at DESC LIMIT ?2)",
+                "ti", id, (int64_t)KURA_META_SOURCES_MAX);
+}
+
+int meta_sqlite_source_attempt(struct kura_meta *m, const char *id, const char *source,
+                               uint32_t threshold, int64_t now, uint32_t *ret_failed)
+{
+    META_SQLITE_LOCKED(m, h);
+    int r = meta_sqlite_txn(m, true);
+    if (r < 0) {
+        return r;
+    }
+    r = account_exists(h, id);
+    int64_t failed = 0;
+    /* As meta_sqlite_auth_attempt: one statement checks and raises the count. */
+    r = r == 0 ? one(h,
+                     "INSERT INTO auth_source (account_id, source, failed_logins, last_at) "
+                     "VALUES (?1, ?2, 1, ?4) ON CONFLICT (account_id, source) DO UPDATE SET "
+                     "failed_logins = iif(locked_until <= ?4, 1, failed_logins + 1), "
+                     "locked_at = iif(locked_until <= ?4, NULL, locked_at), "
+                     "locked_until = iif(locked_until <= ?4, NULL, locked_until), last_at = ?4 "
+                     "WHERE locked_until <= ?4 OR (locked_at IS NULL AND (?3 = 0 OR "
+                     "failed_logins < ?3)) RETURNING failed_logins",
+                     "ttii", "i", id, source, (int64_t)threshold, now, &failed)
+               : r;
+    int got = r;
+    r = r == 1 ? trim_sources(h, id) : r;
+    r = txn_end(m, r < 0 ? r : 0);
+    if (r < 0) {
+        return r;
+    }
+    if (got == 0) {
+        return KURA_EFORBIDDEN;
+    }
+    *ret_failed = failed < 0 || failed > UINT32_MAX ? UINT32_MAX : (uint32_t)failed;
+    return 0;
+}
+
+int meta_sqlite_source_failed(struct kura_meta *m, const char *id, const char *source,
+                              uint32_t threshold, int64_t now, int64_t lock_ms,
+                              bool *ret_locked_now)
+{
+    META_SQLITE_LOCKED(m, h);
+    int64_t locked = 0;
+    int r = exec(h, &locked,
+                 "UPDATE auth_source SET locked_at = ?3, locked_until = ?4 WHERE account_id = ?1 "
+                 "AND source = ?2 AND locked_at IS NULL AND ?5 > 0 AND failed_logins >= ?5",
+                 "ttiTi", id, source, now, lock_ms ? now + lock_ms : 0, (int64_t)threshold);
+    if (r == 0) {
+        *ret_locked_now = locked > 0;
+    }
+    return r;
+}
+
+int meta_sqlite_source_clear(struct kura_meta *m, const char *id, const char *source)
+{
+    META_SQLITE_LOCKED(m, h);
+    return source ? exec(h, NULL, "DELETE FROM auth_source WHERE account_id = ?1 AND source = ?2",
+                         "tt", id, source)
+                  : exec(h, NULL, "DELETE FROM auth_source WHERE account_id = ?1", "t", id);
+}

@@ -81,3 +81,9 @@ int meta_sqlite_ledger_list(struct kura_meta *m, const char *target, kura_ledger
 int meta_sqlite_break_glass_get(struct kura_meta *m, const char *id, struct kura_break_glass *ret);
 int meta_sqlite_break_glass_put(struct kura_meta *m, const char *id,
                                 const struct kura_break_glass *b);
+int meta_sqlite_source_attempt(struct kura_meta *m, const char *id, const char *source,
+                               uint32_t threshold, int64_t now, uint32_t *ret_failed);
+int meta_sqlite_source_failed(struct kura_meta *m, const char *id, const char *source,
+                              uint32_t threshold, int64_t now, int64_t lock_ms,
+                              bool *ret_locked_now);
+int meta_sqlite_source_clear(struct kura_meta *m, const char *id, const char *source);

@@ -1055,4 +1055,7 @@ const struct kura_meta_ops kura_meta_sqlite_ops = {
     .ledger_list = meta_sqlite_ledger_list,
     .break_glass_get = meta_sqlite_break_glass_get,
     .break_glass_put = meta_sqlite_break_glass_put,
+    .source_attempt = meta_sqlite_source_attempt,
+    .source_failed = meta_sqlite_source_failed,
+    .source_clear = meta_sqlite_source_clear,
 };
