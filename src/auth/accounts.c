@@ -108,33 +108,48 @@ static int one_time_password(const struct kura_auth_keys *k, char otp[KURA_PASSW
     return r;
 }
 
-int kura_auth_account_add(struct kura_meta *m, const struct kura_auth_change *c,
-                          const struct kura_account *a, const struct kura_id_rule *rule,
-                          const struct kura_auth_keys *k, char *ret_otp, size_t otp_size)
+static int check_new_account(const struct kura_account *a, const struct kura_id_rule *rule)
 {
     if (!a->id || !kura_auth_id_valid(a->id, strnlen(a->id, KURA_META_ID_MAX + 1), rule)) {
         return KURA_ESYNTAX;
     }
-    if (otp_size < KURA_PASSWORD_GEN_LEN + 1 || (a->roles & ~(unsigned)KURA_ROLE_ALL) ||
-        a->roles == 0) {
-        return -EINVAL;
+    return (a->roles & ~(unsigned)KURA_ROLE_ALL) || a->roles == 0 ? -EINVAL : 0;
+}
+
+int kura_auth_account_add_hashed(struct kura_meta *m, const struct kura_auth_change *c,
+                                 const struct kura_account *a, const struct kura_id_rule *rule,
+                                 const char *hash)
+{
+    int r = check_new_account(a, rule);
+    if (r < 0 || !hash) {
+        return r < 0 ? r : -EINVAL;
     }
-    char otp[KURA_PASSWORD_GEN_LEN + 1], hash[KURA_PWHASH_STR_MAX];
-    int r = one_time_password(k, otp, hash);
     struct kura_account n = *a;
     n.status = KURA_ACCOUNT_STATUS_ACTIVE;
     n.password_hash = hash;
     n.password_changed_at = c->now;
-    n.must_change_password = true;
+    n.must_change_password = true; /* an administrator knew it: the owner replaces it */
     n.created_at = n.updated_at = c->now;
+    r = kura_meta_txn_begin(m);
     if (r == 0) {
-        r = kura_meta_txn_begin(m);
-        if (r == 0) {
-            r = kura_meta_account_create(m, &n);
-            r = r == 0 ? ledger(m, c, a->id, "create", NULL, &n, NULL) : r;
-            r = finish(m, r);
-        }
+        r = kura_meta_account_create(m, &n);
+        r = r == 0 ? ledger(m, c, a->id, "create", NULL, &n, NULL) : r;
+        r = finish(m, r);
     }
+    return r;
+}
+
+int kura_auth_account_add(struct kura_meta *m, const struct kura_auth_change *c,
+                          const struct kura_account *a, const struct kura_id_rule *rule,
+                          const struct kura_auth_keys *k, char *ret_otp, size_t otp_size)
+{
+    int r = check_new_account(a, rule);
+    if (r < 0 || otp_size < KURA_PASSWORD_GEN_LEN + 1) {
+        return r < 0 ? r : -EINVAL;
+    }
+    char otp[KURA_PASSWORD_GEN_LEN + 1], hash[KURA_PWHASH_STR_MAX];
+    r = one_time_password(k, otp, hash);
+    r = r == 0 ? kura_auth_account_add_hashed(m, c, a, rule, hash) : r;
     if (r == 0) {
         memcpy(ret_otp, otp, sizeof(otp));
     }
@@ -284,6 +299,26 @@ static int set_password(struct kura_account *a, const void *arg)
     return 0;
 }
 
+int kura_auth_reset_password_hashed(struct kura_meta *m, const struct kura_auth_change *c,
+                                    const char *id, const struct kura_auth_verification *how,
+                                    const char *hash)
+{
+    if (!hash || !how || !how->method || !how->method[0]) {
+        return -EINVAL;
+    }
+    json_t *extra = json_pack("{s:s,s:s}", "verified_by", how->method, "verification",
+                              how->note ? how->note : "");
+    int r = extra ? kura_meta_txn_begin(m) : -ENOMEM;
+    if (r == 0) {
+        struct reset x = {hash, c->now};
+        r = change_account(m, c, id, "reset_password", set_password, &x, extra);
+        r = r == 0 ? kura_meta_session_delete_account(m, id, NULL, NULL) : r;
+        r = finish(m, r);
+    }
+    json_decref(extra);
+    return r;
+}
+
 int kura_auth_reset_password(struct kura_meta *m, const struct kura_auth_change *c, const char *id,
                              const struct kura_auth_verification *how,
                              const struct kura_auth_keys *k, char *ret_otp, size_t otp_size)
@@ -293,22 +328,10 @@ int kura_auth_reset_password(struct kura_meta *m, const struct kura_auth_change 
     }
     char otp[KURA_PASSWORD_GEN_LEN + 1], hash[KURA_PWHASH_STR_MAX];
     int r = one_time_password(k, otp, hash);
-    json_t *extra = json_pack("{s:s,s:s}", "verified_by", how->method, "verification",
-                              how->note ? how->note : "");
-    r = r == 0 && !extra ? -ENOMEM : r;
-    if (r == 0) {
-        r = kura_meta_txn_begin(m);
-    }
-    if (r == 0) {
-        struct reset x = {hash, c->now};
-        r = change_account(m, c, id, "reset_password", set_password, &x, extra);
-        r = r == 0 ? kura_meta_session_delete_account(m, id, NULL, NULL) : r;
-        r = finish(m, r);
-    }
+    r = r == 0 ? kura_auth_reset_password_hashed(m, c, id, how, hash) : r;
     if (r == 0) {
         memcpy(ret_otp, otp, sizeof(otp));
     }
-    json_decref(extra);
     sodium_memzero(otp, sizeof(otp));
     sodium_memzero(hash, sizeof(hash));
     return r;

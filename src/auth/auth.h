@@ -195,6 +195,13 @@ KURA_MUST_CHECK int kura_auth_account_add(struct kura_meta *m, const struct kura
                                           const struct kura_id_rule *rule,
                                           const struct kura_auth_keys *k, char *ret_otp,
                                           size_t otp_size);
+/* The same with a password an administrator chose (kura user add --password-stdin): hash is its
+ * kura_password_hash of the normalised password, judged by the policy beforehand; it must still
+ * be changed at the first login. */
+KURA_MUST_CHECK int kura_auth_account_add_hashed(struct kura_meta *m,
+                                                 const struct kura_auth_change *c,
+                                                 const struct kura_account *a,
+                                                 const struct kura_id_rule *rule, const char *hash);
 /* Replaces the roles (at least one; -EINVAL otherwise). KURA_ENOTFOUND: no such (or a deleted)
  * account. */
 KURA_MUST_CHECK int kura_auth_account_set_roles(struct kura_meta *m,
@@ -219,6 +226,12 @@ KURA_MUST_CHECK int kura_auth_reset_password(struct kura_meta *m, const struct k
                                              const struct kura_auth_verification *how,
                                              const struct kura_auth_keys *k, char *ret_otp,
                                              size_t otp_size);
+/* The same with a chosen password's hash (see kura_auth_account_add_hashed). */
+KURA_MUST_CHECK int kura_auth_reset_password_hashed(struct kura_meta *m,
+                                                    const struct kura_auth_change *c,
+                                                    const char *id,
+                                                    const struct kura_auth_verification *how,
+                                                    const char *hash);
 /* Helpdesk MFA reset: removes the TOTP secret and recovery codes (the next login enrols again)
  * and ends every session. */
 KURA_MUST_CHECK int kura_auth_reset_mfa(struct kura_meta *m, const struct kura_auth_change *c,

@@ -22,7 +22,7 @@
 struct user_opts {
     const char *cmd, *data, *id, *reason, *otp_file, *roles, *name, *email, *affiliation, *phone;
     const char *valid_from, *valid_until, *method, *note, *minutes;
-    bool json, designate;
+    bool json, designate, password_stdin;
 };
 
 /* What a command works with: the folder, its configuration and database, and the actor. */
@@ -53,6 +53,7 @@ static int parse_opts(int argc, char **argv, struct user_opts *o)
                                              {"verification", required_argument, NULL, 'V'},
                                              {"minutes", required_argument, NULL, 'm'},
                                              {"designate", no_argument, NULL, 'D'},
+                                             {"password-stdin", no_argument, NULL, 'P'},
                                              {NULL, 0, NULL, 0}};
     const char **slot[128] = {
         ['d'] = &o->data,       ['r'] = &o->reason,      ['o'] = &o->otp_file,    ['R'] = &o->roles,
@@ -62,9 +63,10 @@ static int parse_opts(int argc, char **argv, struct user_opts *o)
     int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'j' || c == 'D') {
+        if (c == 'j' || c == 'D' || c == 'P') {
             o->json = o->json || c == 'j';
             o->designate = o->designate || c == 'D';
+            o->password_stdin = o->password_stdin || c == 'P';
         } else if (c > 0 && c < 128 && slot[c]) {
             *slot[c] = optarg;
         } else {
@@ -201,6 +203,37 @@ static int hand_over(struct user_ctx *u, const char *otp)
     return 0;
 }
 
+/* --password-stdin: one line from stdin (never argv), judged by the site's policy for this
+ * account, then hashed as logins verify it (NFKC). The caller wipes hash. */
+static int chosen_password(struct user_ctx *u, const struct kura_account *a,
+                           char hash[static KURA_PWHASH_STR_MAX])
+{
+    char line[KURA_PASSWORD_MAX + 2];
+    struct kura_password_policy p;
+    struct kura_password_verdict v;
+    char *norm = NULL;
+    size_t len = 0, nlen = 0;
+    int r = kura_password_policy_resolve(u->conf, &p, &u->err);
+    if (r == 0 && !fgets(line, sizeof(line), stdin)) {
+        kura_buf_adds(&u->err, "--password-stdin: no password on standard input");
+        r = -EINVAL;
+    }
+    len = r == 0 ? strcspn(line, "\n") : 0;
+    const struct kura_password_context ctx = {a->id, a->display_name, a->email, "kura", NULL};
+    r = r == 0 ? kura_password_check(&p, line, len, &ctx, &v) : r;
+    if (r == 0 && !v.ok) {
+        kura_buf_addf(&u->err, "the password is refused: %s / %s", v.message_en, v.message_ja);
+        r = -EINVAL;
+    }
+    r = r == 0 ? kura_password_normalize(line, len, &norm, &nlen) : r;
+    const struct kura_pwhash_params params = {u->conf->password.hash_opslimit,
+                                              (size_t)u->conf->password.hash_memlimit_kib * 1024};
+    r = r == 0 ? kura_password_hash(&params, kura_keyring_pepper(u->keys), norm, nlen, hash) : r;
+    kura_password_normalized_free(norm, nlen);
+    kura_wipe(line, sizeof(line));
+    return r == -EINVAL ? KURA_EBADREQ : r;
+}
+
 static int cmd_add(struct user_ctx *u)
 {
     unsigned roles = KURA_ROLE_USER;
@@ -230,13 +263,19 @@ static int cmd_add(struct user_ctx *u)
                                               (size_t)u->conf->password.hash_memlimit_kib * 1024};
     const struct kura_auth_keys k = {&params, kura_keyring_pepper(u->keys)};
     struct kura_auth_change c = change_of(u);
-    char otp[KURA_PASSWORD_GEN_LEN + 1];
-    r = kura_auth_account_add(u->meta, &c, &a, &rule, &k, otp, sizeof(otp));
+    char otp[KURA_PASSWORD_GEN_LEN + 1], hash[KURA_PWHASH_STR_MAX];
+    if (u->o.password_stdin) {
+        r = chosen_password(u, &a, hash);
+        r = r == 0 ? kura_auth_account_add_hashed(u->meta, &c, &a, &rule, hash) : r;
+    } else {
+        r = kura_auth_account_add(u->meta, &c, &a, &rule, &k, otp, sizeof(otp));
+        r = r == 0 ? hand_over(u, otp) : r;
+    }
     if (r == KURA_ESYNTAX) {
         kura_buf_addf(&u->err, "'%s' is not a valid login ID under the site's ID rule", u->o.id);
     }
-    r = r == 0 ? hand_over(u, otp) : r;
     kura_wipe(otp, sizeof(otp));
+    kura_wipe(hash, sizeof(hash));
     return r;
 }
 
@@ -376,10 +415,19 @@ static int cmd_reset(struct user_ctx *u)
     const struct kura_pwhash_params params = {u->conf->password.hash_opslimit,
                                               (size_t)u->conf->password.hash_memlimit_kib * 1024};
     const struct kura_auth_keys k = {&params, kura_keyring_pepper(u->keys)};
-    char otp[KURA_PASSWORD_GEN_LEN + 1];
-    r = kura_auth_reset_password(u->meta, &c, u->o.id, &how, &k, otp, sizeof(otp));
-    r = r == 0 ? hand_over(u, otp) : r;
+    char otp[KURA_PASSWORD_GEN_LEN + 1], hash[KURA_PWHASH_STR_MAX];
+    if (u->o.password_stdin) {
+        struct kura_account a = {0};
+        r = kura_meta_account_get(u->meta, u->o.id, &a);
+        r = r == 0 ? chosen_password(u, &a, hash) : r;
+        r = r == 0 ? kura_auth_reset_password_hashed(u->meta, &c, u->o.id, &how, hash) : r;
+        kura_account_release(&a);
+    } else {
+        r = kura_auth_reset_password(u->meta, &c, u->o.id, &how, &k, otp, sizeof(otp));
+        r = r == 0 ? hand_over(u, otp) : r;
+    }
     kura_wipe(otp, sizeof(otp));
+    kura_wipe(hash, sizeof(hash));
     return r;
 }
 
@@ -565,9 +613,11 @@ static int usage(void)
     (void)fputs(
         "usage: kura user COMMAND --data DIR [ID] [options] [--json]\n"
         "  add ID [--roles R,...] [--name N] [--email E] [--affiliation A] [--phone P]\n"
-        "         [--valid-from YYYY-MM-DD] [--valid-until YYYY-MM-DD] [--otp-file FILE]\n"
+        "         [--valid-from YYYY-MM-DD] [--valid-until YYYY-MM-DD]\n"
+        "         [--otp-file FILE | --password-stdin]\n"
         "  list | show ID | set-roles ID --roles R,... | disable ID | enable ID | unlock ID\n"
-        "  reset-password ID --verified-by METHOD [--verification TEXT] [--otp-file FILE]\n"
+        "  reset-password ID --verified-by METHOD [--verification TEXT]\n"
+        "         [--otp-file FILE | --password-stdin]\n"
         "  reset-mfa ID --verified-by METHOD [--verification TEXT]\n"
         "  break-glass ID --designate | --minutes N   emergency accounts (two approvals)\n"
         "  ledger [ID] [--json]   the account ledger as CSV (JSON lines with --json)\n"

@@ -513,3 +513,25 @@ def test_enrolment_session_reaches_nothing_else(instance, tmp_path):
     assert [r.status_code for r in refused] == [403] * len(refused)
     # What it may do: see itself, change the password, enrol TOTP, log out.
     assert s.get(server.url + "/api/v1/me", timeout=30).status_code == 200
+
+
+def test_password_from_stdin_is_judged_and_must_be_changed(instance):
+    server = fast(instance)
+    r = run_kura("user", "add", "jiro", "--password-stdin", "--data", str(instance.data),
+                 input="short\n")
+    assert r.returncode == 1
+    assert "15" in r.stderr and "文字" in r.stderr
+    chosen = "an administrator chose this one 42"
+    r = run_kura("user", "add", "jiro", "--password-stdin", "--data", str(instance.data),
+                 input=chosen + "\n")
+    assert r.returncode == 0, r.stderr
+    assert chosen not in r.stdout + r.stderr
+    _, resp = login(server, "jiro", chosen)
+    assert resp.status_code == 200 and resp.json()["kind"] == "enrolment"
+    new = "the helpdesk set this temporarily 7"
+    r = run_kura("user", "reset-password", "jiro", "--verified-by", "callback", "--password-stdin",
+                 "--data", str(instance.data), input=new + "\n")
+    assert r.returncode == 0, r.stderr
+    _, resp = login(server, "jiro", new)
+    assert resp.status_code == 200 and resp.json()["kind"] == "enrolment"
+    assert chosen not in (instance.data / "kura.db").read_bytes().decode(errors="replace")
