@@ -24,6 +24,8 @@ struct job {
     bool have_id;
     int rc;
     json_t *out;
+    struct kura_buf text;              /* an answer that is not JSON (CSV), with text_type */
+    const char *text_type;             /* its Content-Type; NULL: the answer is out */
     unsigned status;                   /* of a JSON answer; 0: 200 */
     const char *why, *object, *action; /* audit overrides; action: static strings */
     unsigned need_roles;               /* NEED_ROLE: any of these roles, and elevated */

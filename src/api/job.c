@@ -93,7 +93,15 @@ static int finish(struct kura_req *r)
     }
     if (j->rc < 0) {
         json_decref(j->out);
+        kura_buf_release(&j->text);
         return kura_req_respond_error(r, j->rc);
+    }
+    if (j->text_type) {
+        char *body = kura_arena_strndup(kura_req_info(r)->arena, j->text.ptr ? j->text.ptr : "",
+                                        j->text.len);
+        size_t len = j->text.len;
+        kura_buf_release(&j->text);
+        return body ? kura_req_respond(r, 200, j->text_type, body, len) : -ENOMEM;
     }
     char *text = j->out ? json_dumps(j->out, JSON_COMPACT) : NULL;
     json_decref(j->out);

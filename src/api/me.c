@@ -22,7 +22,7 @@ static int reissue(struct job *j, json_t *extra)
 {
     struct kura_login_result res;
     int rc = kura_auth_session_reissue(j->api->auth, &j->id, j->source_ip, j->user_agent,
-                                       kura_clock_wall_ms(), &res);
+                                       kura_clock_wall_ms(), 0, &res);
     json_t *out = rc == 0 ? reissued(j, &res) : NULL;
     if (out && extra) {
         (void)json_object_update(out, extra);

@@ -118,13 +118,20 @@ static int me_handler(struct kura_req *r)
 static int elevate_work(struct job *j)
 {
     int64_t until = 0;
-    int rc = kura_auth_elevate(j->api->auth, &j->id, j->f[0], kura_clock_wall_ms(), &until);
+    struct kura_login_result res;
+    int rc = kura_auth_elevate(j->api->auth, &j->id, j->f[0], kura_clock_wall_ms(), j->source_ip,
+                               j->user_agent, &until, &res);
     j->object = j->id.account_id; /* the alert rules count failures per account */
     j->why = rc == KURA_EUNAUTH ? "bad_second_factor" : NULL;
     j->id.elevated = rc == 0;
     char at[KURA_TIME_STR_MAX];
     kura_clock_format(until, at);
-    j->out = rc == 0 ? json_pack("{s:s}", "elevated_until", at) : NULL;
+    if (rc == 0) {
+        /* A new session for the new privilege: the cookie and the CSRF token change. */
+        api_cookie_for(j, res.token, (j->id.expires_at - kura_clock_wall_ms()) / 1000);
+        j->out = json_pack("{s:s,s:s}", "elevated_until", at, "csrf_token", res.csrf);
+    }
+    sodium_memzero(&res, sizeof(res));
     return rc < 0 ? rc : j->out ? 0 : -ENOMEM;
 }
 

@@ -324,6 +324,7 @@ struct kura_auth_identity {
     uint8_t id_hash[KURA_META_MAC_BYTES];
     uint8_t csrf_hash[KURA_META_MAC_BYTES];
     char session_tag[17]; /* for audit records: hex of a hash of the id hash */
+    int64_t expires_at;   /* the absolute timeout, which a rotation keeps */
 };
 
 /* Checks a session token at now: KURA_EUNAUTH when unknown, idle too long, past its absolute
@@ -336,11 +337,13 @@ KURA_MUST_CHECK int kura_auth_csrf_check(const struct kura_auth_identity *id, co
                                          size_t len);
 KURA_MUST_CHECK int kura_auth_logout(const struct kura_auth_service *s,
                                      const struct kura_auth_identity *id);
-/* Elevation: a fresh TOTP code (never a recovery code, never a replayed step) makes the session
- * elevated until *ret_until = now + elevation_ms. KURA_EUNAUTH otherwise. */
+/* Elevation: a fresh TOTP code (never a recovery code, never a replayed step) replaces the
+ * session by a new one (new token: a change of privilege) elevated until *ret_until = now +
+ * elevation_ms; ret holds the new token and CSRF token. KURA_EUNAUTH otherwise. */
 KURA_MUST_CHECK int kura_auth_elevate(const struct kura_auth_service *s,
                                       const struct kura_auth_identity *id, const char *code,
-                                      int64_t now, int64_t *ret_until);
+                                      int64_t now, const char *source_ip, const char *user_agent,
+                                      int64_t *ret_until, struct kura_login_result *ret);
 
 /* ---- self-service (selfservice.c) ----------------------------------------------------------- */
 
@@ -349,11 +352,14 @@ KURA_MUST_CHECK int kura_auth_elevate(const struct kura_auth_service *s,
 struct kura_password_verdict;
 
 /* Replaces the old session by a new one (new token, new CSRF token) whose kind follows the
- * account now: full unless a password change or TOTP enrolment is still pending. */
+ * account now: full unless a password change or TOTP enrolment is still pending. It keeps the
+ * old session's absolute timeout and emergency mark, and is elevated until elevated_until (0:
+ * not elevated: a change of rights ends an elevation). */
 KURA_MUST_CHECK int kura_auth_session_reissue(const struct kura_auth_service *s,
                                               const struct kura_auth_identity *id,
                                               const char *source_ip, const char *user_agent,
-                                              int64_t now, struct kura_login_result *ret);
+                                              int64_t now, int64_t elevated_until,
+                                              struct kura_login_result *ret);
 /* Changes the password: the current one must verify (KURA_EFORBIDDEN otherwise), the new one must
  * pass the policy and differ from the current and the kept ones (KURA_EBADREQ with the verdict
  * saying which rule failed, in English and Japanese). Keeps the old hash in the history, clears

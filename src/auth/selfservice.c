@@ -40,7 +40,8 @@ static enum kura_session_kind kind_for(const struct kura_auth_service *s,
 
 int kura_auth_session_reissue(const struct kura_auth_service *s,
                               const struct kura_auth_identity *id, const char *source_ip,
-                              const char *user_agent, int64_t now, struct kura_login_result *ret)
+                              const char *user_agent, int64_t now, int64_t elevated_until,
+                              struct kura_login_result *ret)
 {
     memset(ret, 0, sizeof(*ret));
     struct kura_account a = {0};
@@ -51,9 +52,13 @@ int kura_auth_session_reissue(const struct kura_auth_service *s,
     struct kura_session sess = {.account_id = a.id,
                                 .created_at = now,
                                 .last_seen_at = now,
-                                .expires_at = now + s->absolute_ms,
+                                /* a new token, not a new lifetime */
+                                .expires_at =
+                                    id->expires_at ? id->expires_at : now + s->absolute_ms,
+                                .elevated_until = elevated_until,
                                 .source_ip = source_ip,
-                                .user_agent = user_agent};
+                                .user_agent = user_agent,
+                                .break_glass = id->break_glass};
     if (r == 0) {
         sess.kind = kind_for(s, &a, st.totp_secret_len > 0 && st.totp_enrolled_at > 0);
         r = auth_token_new(ret->token, sess.id_hash);
@@ -68,6 +73,7 @@ int kura_auth_session_reissue(const struct kura_auth_service *s,
     }
     if (r == 0) {
         ret->kind = sess.kind;
+        ret->break_glass = sess.break_glass;
         ret->roles = a.roles;
         (void)snprintf(ret->account_id, sizeof(ret->account_id), "%s", a.id);
     }

@@ -59,6 +59,7 @@ int kura_auth_session_check(const struct kura_auth_service *s, const char *token
         ret->kind = sess.kind;
         ret->elevated = sess.elevated_until > now;
         ret->break_glass = sess.break_glass;
+        ret->expires_at = sess.expires_at;
         memcpy(ret->id_hash, id_hash, sizeof(id_hash));
         memcpy(ret->csrf_hash, sess.csrf, sizeof(sess.csrf));
         session_tag(id_hash, ret->session_tag);
@@ -84,7 +85,8 @@ int kura_auth_logout(const struct kura_auth_service *s, const struct kura_auth_i
 }
 
 int kura_auth_elevate(const struct kura_auth_service *s, const struct kura_auth_identity *id,
-                      const char *code, int64_t now, int64_t *ret_until)
+                      const char *code, int64_t now, const char *source_ip, const char *user_agent,
+                      int64_t *ret_until, struct kura_login_result *ret)
 {
     struct kura_account_auth st;
     int r = kura_meta_auth_get(s->meta, id->account_id, &st);
@@ -105,7 +107,7 @@ int kura_auth_elevate(const struct kura_auth_service *s, const struct kura_auth_
     r = r == 0 ? kura_meta_auth_use_totp_step(s->meta, id->account_id, step) : KURA_EUNAUTH;
     if (r == 0) {
         *ret_until = now + s->elevation_ms;
-        r = kura_meta_session_elevate(s->meta, id->id_hash, *ret_until);
+        r = kura_auth_session_reissue(s, id, source_ip, user_agent, now, *ret_until, ret);
     }
     return r == KURA_EFORBIDDEN ? KURA_EUNAUTH : r;
 }

@@ -222,18 +222,27 @@ static void test_totp_and_recovery(void **state)
     assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), now + 3000, &id), 0);
     assert_false(id.elevated);
     int64_t until = 0;
-    assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 3000, &until), KURA_EUNAUTH);
-    assert_int_equal(kura_auth_elevate(&f->s, &id, codes[5], now + 3000, &until), KURA_EUNAUTH);
+    struct kura_login_result e;
+    assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 3000, NULL, NULL, &until, &e),
+                     KURA_EUNAUTH);
+    assert_int_equal(kura_auth_elevate(&f->s, &id, codes[5], now + 3000, NULL, NULL, &until, &e),
+                     KURA_EUNAUTH);
     code_at(secret, now + 30000, code);
-    assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 30000, &until), 0);
+    assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 30000, NULL, NULL, &until, &e), 0);
     assert_int_equal(until, now + 30000 + f->s.elevation_ms);
-    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), now + 31000, &id), 0);
+    /* A change of privilege is a new session: the old token is dead, the new one elevated, and
+     * it keeps the old session's absolute timeout. */
+    int64_t expires = id.expires_at;
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), now + 31000, &id),
+                     KURA_EUNAUTH);
+    assert_int_equal(kura_auth_session_check(&f->s, e.token, strlen(e.token), now + 31000, &id), 0);
     assert_true(id.elevated);
+    assert_int_equal(id.expires_at, expires);
     for (int64_t t = now + 31000; t < until; t += 10 * 60 * 1000) {
-        assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), t, &id), 0);
+        assert_int_equal(kura_auth_session_check(&f->s, e.token, strlen(e.token), t, &id), 0);
         assert_true(id.elevated);
     }
-    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), until, &id), 0);
+    assert_int_equal(kura_auth_session_check(&f->s, e.token, strlen(e.token), until, &id), 0);
     assert_false(id.elevated); /* elevation ends, the session goes on */
 }
 

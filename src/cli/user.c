@@ -34,6 +34,7 @@ struct user_ctx {
     struct kura_keyring *keys;
     char actor[CLI_ACTOR_MAX];
     struct kura_buf err;
+    bool printed; /* a JSON answer was printed already */
 };
 
 static int parse_opts(int argc, char **argv, struct user_opts *o)
@@ -176,8 +177,14 @@ static struct kura_auth_change change_of(const struct user_ctx *u)
 }
 
 /* Shows a generated one-time password once: on stdout, or in a new 0600 file. */
+static int print_doc(json_t *doc);
+
 static int hand_over(struct user_ctx *u, const char *otp)
 {
+    if (!u->o.otp_file && u->o.json) {
+        u->printed = true;
+        return print_doc(json_pack("{s:s,s:s}", "id", u->o.id, "one_time_password", otp));
+    }
     if (!u->o.otp_file) {
         (void)printf("one-time password / 初回パスワード: %s\n"
                      "(shown once; the user must change it at the first login / "
@@ -346,6 +353,7 @@ static int list_one(void *ctx, const struct kura_account *a)
     }
     l->n++;
     if (l->u->o.json) {
+        l->u->printed = true;
         return print_doc(account_doc(a, &st));
     }
     print_account(a, &st);
@@ -649,6 +657,11 @@ int cli_user(int argc, char **argv)
         cli_error(where, "%s", u.err.len ? u.err.ptr : kura_strerror(r));
     } else if (r == 1) {
         (void)fprintf(stderr, "変更はありません / nothing to change\n");
+    }
+    if (r >= 0 && u.o.json && !u.printed && cmd->needs_id) {
+        /* Commands that change something say so to scripts too. */
+        KURA_IGNORE(print_doc(
+            json_pack("{s:s,s:s,s:b}", "id", u.o.id, "command", cmd->name, "changed", r == 0)));
     }
     close_ctx(&u);
     return r < 0 ? (r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL) : CLI_EXIT_OK;
