@@ -28,7 +28,7 @@ int tlog_perfect_root(const kura_hash *hashes, size_t n, kura_hash ret)
         memcpy(ret, hashes[0], KURA_AUDIT_HASH_BYTES);
         return 0;
     }
-    kura_hash l, r;
+    kura_hash l = {0}, r = {0}; /* written by the calls below whenever rc is 0 */
     int rc = tlog_perfect_root(hashes, n / 2, l);
     if (rc == 0) {
         rc = tlog_perfect_root(hashes + n / 2, n / 2, r);
@@ -110,7 +110,7 @@ static int range_hash(uint64_t a, uint64_t b, tlog_node_fn node, void *ctx, kura
         return node(ctx, h, a >> h, ret);
     }
     uint64_t k = split_point(n);
-    kura_hash l, r;
+    kura_hash l = {0}, r = {0}; /* written by the calls below whenever rc is 0 */
     int rc = range_hash(a, a + k, node, ctx, l);
     if (rc == 0) {
         rc = range_hash(a + k, b, node, ctx, r);

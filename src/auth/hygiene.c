@@ -289,9 +289,10 @@ int kura_auth_hygiene(struct kura_meta *m, const struct kura_password_policy *p,
         }
         int c = change_one(m, &x, &plan[i], i != keep);
         if (c == 0) {
-            ret->changes[ret->n++] = (struct kura_auth_hygiene_change){
-                TAKE_PTR(ids.v[i]), (enum kura_auth_hygiene_action)plan[i].action,
-                plan[i].v.last_used_at};
+            struct kura_auth_hygiene_change *ch = &ret->changes[ret->n++];
+            ch->id = TAKE_PTR(ids.v[i]);
+            ch->action = (enum kura_auth_hygiene_action)plan[i].action;
+            ch->last_used_at = plan[i].v.last_used_at;
         }
         r = c < 0 ? c : 0;
     }

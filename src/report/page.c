@@ -96,8 +96,9 @@ static uint64_t refusals_of(const struct tally *t)
 static void ranking(struct kura_buf *b, const struct table *t,
                     uint64_t (*score)(const struct tally *), bool user)
 {
-    size_t *order = t->n ? kura_calloc(t->n, sizeof(*order)) : NULL;
-    if (t->n && !order) {
+    /* One slot more than rows: never NULL but for a lack of memory (an empty table too). */
+    size_t *order = kura_calloc(t->n + 1, sizeof(*order));
+    if (!order) {
         kura_buf_adds(b, "<p>(out of memory)</p>\n");
         return;
     }
