@@ -72,6 +72,10 @@ enum kura_route_flags {
     KURA_ROUTE_PREFIX = 1 << 0,    /* path matches itself and everything below it */
     KURA_ROUTE_CACHEABLE = 1 << 1, /* public, non-personal content: no Cache-Control no-store */
     KURA_ROUTE_NO_AUDIT = 1 << 2,  /* health, metrics, static assets: counted, not audited */
+    /* The answer goes out even when its audit record cannot be written: logging out and
+     * ending sessions only reduce access, and refusing them would keep a session alive that its
+     * owner wants gone. The failing log raises its own alert (audit_failing). */
+    KURA_ROUTE_DESPITE_AUDIT = 1 << 3,
 };
 
 /* One entry of a flat dispatch table. A table ends with an entry whose path is NULL. */

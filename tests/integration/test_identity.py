@@ -565,3 +565,23 @@ def test_every_user_command_answers_json(instance, tmp_path):
     assert out["changed"] is False  # already disabled: nothing to change
     shown = json.loads(kura_user(instance, "show", "kenta", "--json").stdout)
     assert shown["status"] == "disabled" and shown["roles"] == "user,pi"
+
+
+def test_logout_proceeds_while_the_audit_log_fails(instance):
+    """Issue 3: requests fail closed when the log cannot be written, but logging out and ending
+    sessions still proceed (they only reduce access); the failing log raises its own alert."""
+    server = fast(instance)
+    s, r = login(server, "admin", admin_otp(instance))
+    csrf = r.json()["csrf_token"]
+    run_kura("debug", "audit-fail", "--data", str(instance.data), "on", check=True)
+    assert s.get(server.url + "/api/v1/me", timeout=30).status_code == 503  # fail closed
+    r = s.delete(server.url + LOGIN, headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert r.status_code == 200 and "Max-Age=0" in r.headers["Set-Cookie"]
+    run_kura("debug", "audit-fail", "--data", str(instance.data), "off", check=True)
+    run_kura("debug", "clock-shift", "--data", str(instance.data), "3000", check=True)
+    import time
+    deadline = time.monotonic() + 20
+    while s.get(server.url + "/api/v1/me", timeout=30).status_code == 503:
+        assert time.monotonic() < deadline, "audited requests were not answered again"
+        time.sleep(0.1)  # polling for the writer's retry
+    assert s.get(server.url + "/api/v1/me", timeout=30).status_code == 401  # the session ended
