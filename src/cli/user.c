@@ -210,6 +210,28 @@ static int hand_over(struct user_ctx *u, const char *otp)
     return 0;
 }
 
+/* One line of stdin into line, byte for byte (fgets would hide a NUL and cut a long line in
+ * silence): refused when empty, longer than KURA_PASSWORD_MAX or holding a NUL. */
+static int read_password_line(struct user_ctx *u, char *line, size_t size, size_t *ret_len)
+{
+    size_t len = 0;
+    int c = EOF;
+    while (len < size && (c = getchar()) != EOF && c != '\n') {
+        line[len++] = (char)c;
+    }
+    len -= len > 0 && line[len - 1] == '\r'; /* a line typed or saved on Windows */
+    const char *why = len == 0                  ? "no password on standard input"
+                      : len > KURA_PASSWORD_MAX ? "the password is longer than 1024 bytes"
+                      : memchr(line, '\0', len) ? "the password holds a NUL byte"
+                                                : NULL;
+    if (why) {
+        kura_buf_addf(&u->err, "--password-stdin: %s", why);
+        return -EINVAL;
+    }
+    *ret_len = len;
+    return 0;
+}
+
 /* --password-stdin: one line from stdin (never argv), judged by the site's policy for this
  * account, then hashed as logins verify it (NFKC). The caller wipes hash. */
 static int chosen_password(struct user_ctx *u, const struct kura_account *a,
@@ -221,11 +243,7 @@ static int chosen_password(struct user_ctx *u, const struct kura_account *a,
     char *norm = NULL;
     size_t len = 0, nlen = 0;
     int r = kura_password_policy_resolve(u->conf, &p, &u->err);
-    if (r == 0 && !fgets(line, sizeof(line), stdin)) {
-        kura_buf_adds(&u->err, "--password-stdin: no password on standard input");
-        r = -EINVAL;
-    }
-    len = r == 0 ? strcspn(line, "\n") : 0;
+    r = r == 0 ? read_password_line(u, line, sizeof(line), &len) : r;
     const struct kura_password_context ctx = {a->id, a->display_name, a->email, "kura", NULL};
     r = r == 0 ? kura_password_check(&p, line, len, &ctx, &v) : r;
     if (r == 0 && !v.ok) {

@@ -534,6 +534,14 @@ def test_password_from_stdin_is_judged_and_must_be_changed(instance):
                  input="short\n")
     assert r.returncode == 1
     assert "15" in r.stderr and "文字" in r.stderr
+    # Hostile input is refused with a reason and creates nothing: empty, a NUL inside (which a
+    # line reader would cut in silence), longer than 1024 bytes.
+    for data, why in (("", "no password"), ("a long enough pass\0phrase here 99\n", "NUL"),
+                      ("x" * 5000 + "\n", "longer than 1024")):
+        r = run_kura("user", "add", "jiro", "--password-stdin", "--data", str(instance.data),
+                     input=data)
+        assert r.returncode == 1 and why in r.stderr, (why, r.stderr)
+    assert kura_user(instance, "show", "jiro", check=False).returncode == 1
     chosen = "an administrator chose this one 42"
     r = run_kura("user", "add", "jiro", "--password-stdin", "--data", str(instance.data),
                  input=chosen + "\n")
