@@ -8,7 +8,7 @@ set -eu
 build_pkgs="gcc make meson ninja-build pkg-config python3
  libmicrohttpd-dev libgnutls28-dev libsodium-dev libssl-dev libsqlite3-dev
  libjansson-dev libcurl4-gnutls-dev libqrencode-dev libutf8proc-dev libcrack2-dev
- cracklib-runtime"
+ libexpat1-dev cracklib-runtime"
 test_pkgs="libcmocka-dev python3-pytest python3-requests gnutls-bin openssl
  sqlite3 util-linux procps clang-format python3-aiosmtpd golang-go golang-golang-x-mod-dev
  rsyslog rsyslog-gnutls"
