@@ -105,7 +105,15 @@ enum kura_err {
     KURA_ENOTIMPL = -1031,     /* 501 not implemented (e.g. an unknown transfer coding) */
     KURA_EAUDIT = -1032,       /* 503 the audit log cannot be written: fail closed */
     KURA_ETHROTTLED = -1033,   /* 429 too many failed attempts: back off (Retry-After) */
-    KURA_E_LAST = -1034,
+    KURA_ECONFLICT = -1034,    /* 409 conflicts with the current state (e.g. missing parent) */
+    KURA_EPRECOND = -1035,     /* 412 a precondition (If-Match, If-None-Match, If) failed */
+    KURA_EDAVLOCKED = -1036,   /* 423 the resource is locked and no lock token was given */
+    KURA_EQUOTA = -1037,       /* 507 the space's quota would be exceeded */
+    KURA_ERANGENS = -1038,     /* 416 the requested range is not satisfiable */
+    KURA_EBADNAME = -1039,     /* 400 a file or folder name breaks the naming rules */
+    KURA_EXML = -1040,         /* 400 XML body malformed, too large, or with a DTD or entity */
+    KURA_EDIGEST = -1041,      /* 400 the uploaded content does not match its stated checksum */
+    KURA_E_LAST = -1042,
 };
 
 enum kura_lang { KURA_LANG_EN = 0, KURA_LANG_JA = 1 };

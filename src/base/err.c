@@ -81,6 +81,23 @@ static const struct err_entry table[] = {
      "too many failed attempts; wait for the time in Retry-After before trying again",
      "失敗が続いたため受け付けを一時停止しています。Retry-After "
      "の秒数が経ってから再試行してください"},
+    {KURA_ECONFLICT, "conflict", 409,
+     "the request conflicts with the current state of the resource",
+     "リソースの現在の状態と矛盾するため実行できません"},
+    {KURA_EPRECOND, "precondition_failed", 412, "a precondition of the request is not met",
+     "リクエストの前提条件が満たされていません"},
+    {KURA_EDAVLOCKED, "locked", 423, "the resource is locked; send its lock token",
+     "リソースはロックされています。ロックトークンを指定してください"},
+    {KURA_EQUOTA, "insufficient_storage", 507, "the storage quota of this space would be exceeded",
+     "この領域の容量制限を超えるため保存できません"},
+    {KURA_ERANGENS, "range_not_satisfiable", 416, "the requested range is outside the file",
+     "指定された範囲はファイルの外側です"},
+    {KURA_EBADNAME, "bad_name", 400, "the file or folder name is not allowed",
+     "このファイル名・フォルダ名は使用できません"},
+    {KURA_EXML, "bad_xml", 400, "the XML body is malformed, too large, or declares a DTD or entity",
+     "XML 本文が不正、大きすぎる、または DTD・実体宣言を含んでいます"},
+    {KURA_EDIGEST, "checksum_mismatch", 400, "the content does not match the checksum sent with it",
+     "送信された内容がチェックサムと一致しません"},
 };
 
 _Static_assert(KURA_ARRAY_SIZE(table) == (size_t)(KURA_EBADREQ - KURA_E_LAST),
