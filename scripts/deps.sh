@@ -11,7 +11,7 @@ build_pkgs="gcc make meson ninja-build pkg-config python3
  libexpat1-dev cracklib-runtime"
 test_pkgs="libcmocka-dev python3-pytest python3-requests gnutls-bin openssl
  sqlite3 util-linux procps clang-format python3-aiosmtpd golang-go golang-golang-x-mod-dev
- rsyslog rsyslog-gnutls"
+ rsyslog rsyslog-gnutls python3-nacl"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
 bench_pkgs="wrk lighttpd lighttpd-mod-openssl curl"
 analyze_pkgs="cppcheck"
