@@ -103,31 +103,12 @@ RUN_OUT=$OUT_DIR/audit-$stamp
 mkdir -p "$RUN_OUT"
 
 # ------------------------------------------------------------ the program
-# buildinfo: "buildtype=... optimization=... b_sanitize=..." of the build dir.
-buildinfo() {
-    [[ -f $KURA_BUILD_DIR/build.ninja ]] || return 0
-    meson introspect "$KURA_BUILD_DIR" --buildoptions 2>/dev/null | python3 -c '
-import json, sys
-opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
-print("buildtype=%s optimization=%s b_sanitize=%s" % (
-    opts.get("buildtype"), opts.get("optimization"), opts.get("b_sanitize")))' 2>/dev/null || true
-}
-
 # ensure_bin: make $BIN current (KURA_BUILD=1) or at least present.
 ensure_bin() {
     local rc=0
     if [[ $KURA_BUILD == 1 ]]; then
         bench_log "building audit-bench in $KURA_BUILD_DIR (log: $RUN_OUT/build.log)"
-        {
-            if [[ -f $KURA_BUILD_DIR/build.ninja ]]; then
-                ninja -C "$KURA_BUILD_DIR" audit-bench
-            elif [[ -f $REPO/Makefile && $KURA_BUILD_DIR == "$REPO/build" ]]; then
-                make -C "$REPO"
-            else
-                meson setup "$KURA_BUILD_DIR" "$REPO" --buildtype=release -Db_ndebug=false &&
-                    ninja -C "$KURA_BUILD_DIR" audit-bench
-            fi
-        } >"$RUN_OUT/build.log" 2>&1 || rc=$?
+        bench_build "$KURA_BUILD_DIR" "$REPO" audit-bench "$RUN_OUT/build.log" || rc=$?
         if [[ $rc -ne 0 && -x $BIN ]]; then
             bench_warn "the build failed (exit $rc, see $RUN_OUT/build.log); using the existing $BIN"
         fi
@@ -136,7 +117,7 @@ ensure_bin() {
 }
 
 ensure_bin
-BUILD_INFO=$(buildinfo)
+BUILD_INFO=$(bench_buildinfo "$KURA_BUILD_DIR")
 case $BUILD_INFO in
 *buildtype=release*b_sanitize=none*) ;;
 *) bench_warn "audit-bench in $KURA_BUILD_DIR is not a plain release build (${BUILD_INFO:-unknown}); figures are not release figures" ;;

@@ -150,15 +150,7 @@ ensure_kura() {
     fi
     bench_log "kura: $KURA_BIN not found; building it (log: $RUN_OUT/build.log)"
     local rc=0
-    {
-        if [[ -f $KURA_BUILD_DIR/build.ninja ]]; then
-            ninja -C "$KURA_BUILD_DIR"
-        elif [[ -f $REPO/Makefile && $KURA_BUILD_DIR == "$REPO/build" ]]; then
-            make -C "$REPO"
-        else
-            meson setup "$KURA_BUILD_DIR" "$REPO" && ninja -C "$KURA_BUILD_DIR"
-        fi
-    } >"$RUN_OUT/build.log" 2>&1 || rc=$?
+    bench_build "$KURA_BUILD_DIR" "$REPO" kura "$RUN_OUT/build.log" || rc=$?
     if [[ -x $KURA_BIN ]]; then
         return 0
     fi
@@ -170,16 +162,6 @@ ensure_kura() {
     return 1
 }
 
-# kura_buildinfo: "buildtype=... b_sanitize=..." of the build dir, if meson knows it.
-kura_buildinfo() {
-    [[ -f $KURA_BUILD_DIR/build.ninja ]] || return 0
-    meson introspect "$KURA_BUILD_DIR" --buildoptions 2>/dev/null | python3 -c '
-import json, sys
-opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
-print("buildtype=%s optimization=%s b_sanitize=%s" % (
-    opts.get("buildtype"), opts.get("optimization"), opts.get("b_sanitize")))' 2>/dev/null || true
-}
-
 # setup_kura: init a data dir, start kura, wait until /healthz answers 200 and
 # keep its body.  Sets CERT/KEY as soon as init has produced them.  Never fatal.
 setup_kura() {
@@ -188,7 +170,7 @@ setup_kura() {
         bench_warn "kura: $KURA_NOTE"
         return 1
     fi
-    KURA_BUILDTYPE=$(kura_buildinfo)
+    KURA_BUILDTYPE=$(bench_buildinfo "$KURA_BUILD_DIR")
     case $KURA_BUILDTYPE in
     *b_sanitize=none* | "") ;;
     *) bench_warn "kura build in $KURA_BUILD_DIR is instrumented ($KURA_BUILDTYPE); figures are not release figures" ;;

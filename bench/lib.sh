@@ -150,3 +150,32 @@ ratio() {
         if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) print "null"
         else printf "%.3f\n", a / b }'
 }
+
+# bench_buildinfo DIR: "buildtype=... optimization=... b_sanitize=..." of a
+# meson build directory, or nothing when meson does not know it.
+bench_buildinfo() {
+    [[ -f $1/build.ninja ]] || return 0
+    meson introspect "$1" --buildoptions 2>/dev/null | python3 -c '
+import json, sys
+opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
+print("buildtype=%s optimization=%s b_sanitize=%s" % (
+    opts.get("buildtype"), opts.get("optimization"), opts.get("b_sanitize")))' 2>/dev/null || true
+}
+
+# bench_build DIR REPO TARGET LOG: brings TARGET of the build directory DIR up
+# to date: ninja when DIR is configured, `make` when DIR is the repository's
+# own build/, else a new release configuration. Output goes to LOG; returns
+# the build's exit status.
+bench_build() {
+    local dir=$1 repo=$2 target=$3 log=$4
+    {
+        if [[ -f $dir/build.ninja ]]; then
+            ninja -C "$dir" "$target"
+        elif [[ -f $repo/Makefile && $dir == "$repo/build" ]]; then
+            make -C "$repo"
+        else
+            meson setup "$dir" "$repo" --buildtype=release -Db_ndebug=false &&
+                ninja -C "$dir" "$target"
+        fi
+    } >"$log" 2>&1
+}

@@ -156,29 +156,11 @@ RUN_OUT=$OUT_DIR/login-$stamp
 mkdir -p "$RUN_OUT"
 
 # ------------------------------------------------------------------- build
-buildinfo() {
-    [[ -f $KURA_BUILD_DIR/build.ninja ]] || return 0
-    meson introspect "$KURA_BUILD_DIR" --buildoptions 2>/dev/null | python3 -c '
-import json, sys
-opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
-print("buildtype=%s optimization=%s b_sanitize=%s" % (
-    opts.get("buildtype"), opts.get("optimization"), opts.get("b_sanitize")))' 2>/dev/null || true
-}
-
 KURA_STATUS_EXIT=3
 if [[ $KURA_BUILD == 1 ]]; then
     bench_log "building kura in $KURA_BUILD_DIR (log: $RUN_OUT/build.log)"
     rc=0
-    {
-        if [[ -f $KURA_BUILD_DIR/build.ninja ]]; then
-            ninja -C "$KURA_BUILD_DIR" kura
-        elif [[ -f $REPO/Makefile && $KURA_BUILD_DIR == "$REPO/build" ]]; then
-            make -C "$REPO"
-        else
-            meson setup "$KURA_BUILD_DIR" "$REPO" --buildtype=release -Db_ndebug=false &&
-                ninja -C "$KURA_BUILD_DIR" kura
-        fi
-    } >"$RUN_OUT/build.log" 2>&1 || rc=$?
+    bench_build "$KURA_BUILD_DIR" "$REPO" kura "$RUN_OUT/build.log" || rc=$?
     if [[ $rc -ne 0 && -x $KURA_BIN ]]; then
         bench_warn "the build failed (exit $rc, see $RUN_OUT/build.log); using the existing $KURA_BIN"
     fi
@@ -187,7 +169,7 @@ if [[ ! -x $KURA_BIN ]]; then
     bench_warn "$KURA_BIN not found (KURA_BUILD=$KURA_BUILD; build log: $RUN_OUT/build.log)"
     exit $KURA_STATUS_EXIT
 fi
-BUILD_INFO=$(buildinfo)
+BUILD_INFO=$(bench_buildinfo "$KURA_BUILD_DIR")
 case $BUILD_INFO in
 *b_sanitize=none* | "") ;;
 *) bench_warn "kura build in $KURA_BUILD_DIR is instrumented ($BUILD_INFO); figures are not release figures" ;;

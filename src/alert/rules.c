@@ -435,9 +435,11 @@ static int event_rules(const struct emit *e, const struct rec *r)
     if (ret == 0 && r->elevated) {
         ret = hit(e, r, R_PRIVILEGED, or_empty(r->actor), NULL);
     }
-    /* Every request of an emergency account's session, and its enabling, is reported. */
-    bool enabling =
-        is(r->action, "account.break_glass_enable") || is(r->action, "cli.user.break-glass");
+    /* Every request of an emergency account's session, and its enabling, is reported; so is
+     * every attempt with a sealed credential, whether it opened the account or not. */
+    bool enabling = is(r->action, "account.break_glass_enable") ||
+                    is(r->action, "cli.user.break-glass") ||
+                    is(r->action, "auth.break_glass_unseal");
     if (ret == 0 &&
         (enabling || is(json_string_value(json_object_get(r->detail, "break_glass")), "true"))) {
         ret = hit(e, r, R_BREAKGLASS, enabling ? or_empty(r->object) : or_empty(r->actor), NULL);

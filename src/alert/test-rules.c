@@ -342,6 +342,12 @@ static void test_changes_privilege_and_own_records(void **state)
     assert_string_equal(hits.key[7], "emergency");
     assert_string_equal(hits.rule[8], "break_glass");
     assert_string_equal(hits.key[8], "user:emergency");
+    /* A sealed credential tried, even without success, is reported. */
+    feed_full(T0, "auth.break_glass_unseal", "anonymous", "denied", NULL, NULL, "emergency", 0,
+              NULL);
+    assert_int_equal(hits.n, 10);
+    assert_string_equal(hits.rule[9], "break_glass");
+    assert_string_equal(hits.key[9], "emergency");
     hits.n = 4;
     json_t *rec = json_pack("{s:s,s:s,s:b,s:s}", "action", "dataset.read", "actor", "user:admin",
                             "elevated", 1, "result", "ok");

@@ -141,10 +141,45 @@ static int elevate_handler(struct kura_req *r)
     return api_start(r, NEED_SESSION | NEED_CSRF, fields, 1, elevate_work, KURA_POOL_WORK);
 }
 
+/* ---- POST /api/v1/break-glass/unseal -------------------------------------------------------- */
+
+/* No session: whoever holds the sealed envelope enables the emergency account with its code,
+ * then logs in as that account (password and second factor as usual). */
+static int unseal_work(struct job *j)
+{
+    const struct kura_login_req q = {j->f[0],    j->f[1],      NULL,          j->flen[0],
+                                     j->flen[1], j->source_ip, j->user_agent, kura_clock_wall_ms()};
+    int64_t until = 0;
+    int rc = kura_auth_unseal(j->api->auth, &q, &until, &j->retry_after_ms);
+    sodium_memzero(j->f[1], j->flen[1]);
+    j->object = j->f[0];
+    j->why = rc == KURA_EUNAUTH      ? "bad_sealed_credential"
+             : rc == KURA_ETHROTTLED ? "throttled"
+                                     : NULL;
+    if (rc == 0) {
+        char at[KURA_TIME_STR_MAX];
+        kura_clock_format(until, at);
+        j->out = json_pack("{s:s,s:s}", "user", j->f[0], "enabled_until", at);
+        rc = j->out ? 0 : -ENOMEM;
+    }
+    return rc;
+}
+
+static int unseal_handler(struct kura_req *r)
+{
+    static const struct api_field fields[] = {
+        {"user", KURA_META_ID_MAX, true},
+        {"code", 4 * KURA_BREAK_GLASS_CODE_MAX, true},
+    };
+    return api_start(r, 0, fields, KURA_ARRAY_SIZE(fields), unseal_work, KURA_POOL_WORK);
+}
+
 const struct kura_route kura_api_routes[] = {
     {"POST", "/api/v1/session", 0, KURA_API_BODY_MAX, login_handler, "auth.login"},
     {"DELETE", "/api/v1/session", KURA_ROUTE_DESPITE_AUDIT, 0, logout_handler, "session.logout"},
     {"GET", "/api/v1/me", 0, 0, me_handler, "session.me"},
     {"POST", "/api/v1/elevate", 0, KURA_API_BODY_MAX, elevate_handler, "auth.elevate"},
+    {"POST", "/api/v1/break-glass/unseal", 0, KURA_API_BODY_MAX, unseal_handler,
+     "auth.break_glass_unseal"},
     {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -264,6 +264,26 @@ KURA_MUST_CHECK int kura_auth_break_glass_approve(struct kura_meta *m,
  * set back to disabled). */
 KURA_MUST_CHECK int kura_auth_break_glass_check(struct kura_meta *m, const char *id, int64_t now,
                                                 bool *ret_emergency, int64_t *ret_until);
+/* A sealed credential for when two administrators cannot be reached: a random code of 160 bits
+ * ("ABCD-EFGH-…", 39 characters), returned once in ret_code to be printed and kept offline;
+ * only its HMAC under mac_key (bound to the account ID) is stored. Its single use enables the
+ * account alone for `minutes` (1..1440). Sealing again replaces the earlier code. Ledger:
+ * break_glass_seal. KURA_ENOTFOUND: not an emergency account. */
+#define KURA_BREAK_GLASS_CODE_MAX 39
+KURA_MUST_CHECK int kura_auth_break_glass_seal(struct kura_meta *m,
+                                               const struct kura_auth_change *c,
+                                               const uint8_t *mac_key, const char *id,
+                                               uint32_t minutes,
+                                               char ret_code[static KURA_BREAK_GLASS_CODE_MAX + 1]);
+/* Uses a sealed credential (dashes, spaces and lower case forgiven): 0 with *ret_until when it
+ * matched — the account is active until then, the seal is consumed, a ledger row
+ * break_glass_enable {method: sealed_credential} is written; KURA_EUNAUTH for a wrong code, no
+ * seal or no such emergency account alike; KURA_EEXIST when the account is enabled already (the
+ * seal is kept). */
+KURA_MUST_CHECK int kura_auth_break_glass_unseal(struct kura_meta *m,
+                                                 const struct kura_auth_change *c,
+                                                 const uint8_t *mac_key, const char *id,
+                                                 const char *code, size_t len, int64_t *ret_until);
 
 /* ---- logins and sessions (login.c, session.c) ---------------------------------------------- */
 
@@ -339,7 +359,10 @@ KURA_MUST_CHECK int kura_auth_logout(const struct kura_auth_service *s,
                                      const struct kura_auth_identity *id);
 /* Elevation: a fresh TOTP code (never a recovery code, never a replayed step) replaces the
  * session by a new one (new token: a change of privilege) elevated until *ret_until = now +
- * elevation_ms; ret holds the new token and CSRF token. KURA_EUNAUTH otherwise. */
+ * elevation_ms; ret holds the new token and CSRF token. KURA_EUNAUTH otherwise;
+ * KURA_EFORBIDDEN when the account holds none of KURA_ROLES_ELEVATABLE. */
+#define KURA_ROLES_ELEVATABLE                                                                      \
+    (KURA_ROLE_ADMIN | KURA_ROLE_OPERATOR | KURA_ROLE_HELPDESK | KURA_ROLE_AUDITOR)
 KURA_MUST_CHECK int kura_auth_elevate(const struct kura_auth_service *s,
                                       const struct kura_auth_identity *id, const char *code,
                                       int64_t now, const char *source_ip, const char *user_agent,
@@ -392,6 +415,13 @@ KURA_MUST_CHECK int kura_auth_app_password_create(const struct kura_auth_service
 KURA_MUST_CHECK int kura_auth_app_password_revoke(const struct kura_auth_service *s,
                                                   const struct kura_auth_identity *id,
                                                   uint64_t pw_id, int64_t now);
+
+/* kura_auth_break_glass_unseal for a request: q->user is the emergency account, q->password
+ * the sealed code. Throttled like a login (KURA_ETHROTTLED, *ret_retry_after_ms); failures
+ * count towards the back-off. The ledger's actor is "sealed:<source address>". */
+KURA_MUST_CHECK int kura_auth_unseal(const struct kura_auth_service *s,
+                                     const struct kura_login_req *q, int64_t *ret_until,
+                                     int64_t *ret_retry_after_ms);
 
 /* What HTTP Basic authentication proved: an app password in force of an active account. */
 struct kura_auth_basic {

@@ -398,3 +398,33 @@ int kura_auth_login(const struct kura_auth_service *s, const struct kura_login_r
     kura_account_release(&a);
     return r;
 }
+
+/* A sealed break-glass credential presented over the network: the same back-off as a password
+ * (160 random bits cannot be guessed, but a flood of attempts is still an attack to slow and to
+ * see), and the holder, anonymous by design, is recorded by address. */
+int kura_auth_unseal(const struct kura_auth_service *s, const struct kura_login_req *q,
+                     int64_t *ret_until, int64_t *ret_retry_after_ms)
+{
+    struct kura_login_result res = {0};
+    *ret_retry_after_ms = 0;
+    int r = throttled(s, q, &res);
+    if (r < 0) {
+        *ret_retry_after_ms = res.retry_after_ms;
+        return r;
+    }
+    char actor[KURA_META_ACTOR_MAX + 1], id[KURA_META_ID_MAX + 1];
+    if (q->user_len > KURA_META_ID_MAX || memchr(q->user, '\0', q->user_len)) {
+        count_failure(s, q);
+        return KURA_EUNAUTH;
+    }
+    memcpy(id, q->user, q->user_len);
+    id[q->user_len] = '\0';
+    (void)snprintf(actor, sizeof(actor), "sealed:%s", q->source_ip ? q->source_ip : "local");
+    const struct kura_auth_change c = {actor, "sealed break-glass credential", NULL, q->now};
+    r = kura_auth_break_glass_unseal(s->meta, &c, s->mac_key, id, q->password, q->password_len,
+                                     ret_until);
+    if (r == KURA_EUNAUTH) {
+        count_failure(s, q);
+    }
+    return r;
+}

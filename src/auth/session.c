@@ -88,6 +88,11 @@ int kura_auth_elevate(const struct kura_auth_service *s, const struct kura_auth_
                       const char *code, int64_t now, const char *source_ip, const char *user_agent,
                       int64_t *ret_until, struct kura_login_result *ret)
 {
+    /* Only the roles whose actions need it: elevating a plain user's session would grant
+     * nothing, yet mark each of its requests privileged (and alert on them). */
+    if (!(id->roles & KURA_ROLES_ELEVATABLE)) {
+        return KURA_EFORBIDDEN;
+    }
     struct kura_account_auth st;
     int r = kura_meta_auth_get(s->meta, id->account_id, &st);
     if (r < 0) {

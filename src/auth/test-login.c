@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -223,6 +224,10 @@ static void test_totp_and_recovery(void **state)
     assert_false(id.elevated);
     int64_t until = 0;
     struct kura_login_result e;
+    /* A plain user has nothing to elevate to; an operator does. */
+    assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 3000, NULL, NULL, &until, &e),
+                     KURA_EFORBIDDEN);
+    id.roles |= KURA_ROLE_OPERATOR;
     assert_int_equal(kura_auth_elevate(&f->s, &id, code, now + 3000, NULL, NULL, &until, &e),
                      KURA_EUNAUTH);
     assert_int_equal(kura_auth_elevate(&f->s, &id, codes[5], now + 3000, NULL, NULL, &until, &e),
@@ -409,6 +414,49 @@ static void test_break_glass(void **state)
     kura_account_release(&a);
 }
 
+/* A sealed credential: one holder, one use, bound to its account, lower case forgiven. */
+static void test_break_glass_sealed(void **state)
+{
+    struct fixture *f = *state;
+    const struct kura_auth_change admin = {"user:admin", "seal", NULL, T0};
+    char code[KURA_BREAK_GLASS_CODE_MAX + 1], old[KURA_BREAK_GLASS_CODE_MAX + 1];
+    assert_int_equal(kura_auth_break_glass_seal(f->m, &admin, mac_key, "alice", 60, code),
+                     KURA_ENOTFOUND);
+    assert_int_equal(kura_auth_break_glass_designate(f->m, &admin, "alice"), 0);
+    assert_int_equal(kura_auth_break_glass_seal(f->m, &admin, mac_key, "alice", 60, old), 0);
+    assert_int_equal(kura_auth_break_glass_seal(f->m, &admin, mac_key, "alice", 60, code), 0);
+    assert_int_equal(strlen(code), KURA_BREAK_GLASS_CODE_MAX);
+    assert_string_not_equal(code, old);
+    int64_t until = 0;
+    const struct kura_auth_change holder = {"sealed:192.0.2.9", "flood", NULL, T0 + 1000};
+    /* The replaced code, a wrong code and the right code for another account all fail alike. */
+    assert_int_equal(
+        kura_auth_break_glass_unseal(f->m, &holder, mac_key, "alice", old, strlen(old), &until),
+        KURA_EUNAUTH);
+    assert_int_equal(
+        kura_auth_break_glass_unseal(f->m, &holder, mac_key, "bob", code, strlen(code), &until),
+        KURA_EUNAUTH);
+    assert_int_equal(kura_auth_break_glass_unseal(f->m, &holder, mac_key, "alice", "x", 1, &until),
+                     KURA_EUNAUTH);
+    struct kura_login_result r;
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0 + 1000, &r), KURA_EUNAUTH);
+    char typed[KURA_BREAK_GLASS_CODE_MAX + 1];
+    for (size_t i = 0; i <= strlen(code); i++) {
+        typed[i] = (char)tolower((unsigned char)code[i]);
+    }
+    assert_int_equal(
+        kura_auth_break_glass_unseal(f->m, &holder, mac_key, "alice", typed, strlen(typed), &until),
+        0);
+    assert_int_equal(until, T0 + 1000 + 60 * 60 * 1000);
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0 + 2000, &r), 0);
+    assert_true(r.break_glass);
+    /* Consumed: the same envelope does not open the account a second time. */
+    const struct kura_auth_change again = {"sealed:192.0.2.9", "again", NULL, until + 1};
+    assert_int_equal(
+        kura_auth_break_glass_unseal(f->m, &again, mac_key, "alice", code, strlen(code), &until),
+        KURA_EUNAUTH);
+}
+
 /* lockout_scope = account+source: a lock from one address leaves the others open. */
 static void test_lockout_per_source(void **state)
 {
@@ -470,6 +518,7 @@ int main(void)
         T(test_validity_period),
         T(test_disabled_account_counts_nothing),
         T(test_break_glass),
+        T(test_break_glass_sealed),
         T(test_lockout_per_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,6 +116,9 @@ KURA_MUST_CHECK int cli_identity_start(struct cli_identity *id, const struct kur
                                        struct kura_meta *meta, const struct kura_keyring *kr,
                                        struct kura_audit *audit, struct kura_buf *err);
 void cli_identity_stop(struct cli_identity *id);
+/* The key app passwords, recovery codes and sealed credentials are HMACed with, as the server
+ * derives it from the keyring's pepper. The caller wipes it. */
+KURA_MUST_CHECK int cli_identity_mac_key(const struct kura_keyring *kr, uint8_t ret[static 32]);
 
 /* ---- maintenance.c: scheduled work of the server ----------------------------------------- */
 

@@ -100,6 +100,12 @@ static int make_service(struct cli_identity *id, const struct kura_conf *conf,
     return r;
 }
 
+int cli_identity_mac_key(const struct kura_keyring *kr, uint8_t ret[static 32])
+{
+    const uint8_t *pepper = kura_keyring_pepper(kr);
+    return pepper ? crypto_kdf_derive_from_key(ret, 32, KDF_MAC, KDF_CONTEXT, pepper) : -EINVAL;
+}
+
 int cli_identity_start(struct cli_identity *id, const struct kura_conf *conf,
                        struct kura_meta *meta, const struct kura_keyring *kr,
                        struct kura_audit *audit, struct kura_buf *err)

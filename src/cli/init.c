@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,17 +28,34 @@ struct init_opts {
     const char *admin;
     const char *password_file;
     const char *profile;
+    const char *break_glass;      /* an emergency account with a sealed credential, or NULL */
+    const char *break_glass_file; /* its envelope's text goes here (0600) instead of stdout */
 };
+
+/* Secrets init generates and hands out once. */
+struct init_secrets {
+    char otp[KURA_PASSWORD_GEN_LEN + 1];
+    char bg_otp[KURA_PASSWORD_GEN_LEN + 1];
+    char bg_code[KURA_BREAK_GLASS_CODE_MAX + 1];
+};
+
+/* How long the envelope opens the emergency account: a working day's emergency. */
+#define INIT_BREAK_GLASS_MINUTES 240
 
 static void usage(FILE *f)
 {
     (void)fputs("usage: kura init --data DIR [--admin ID] [--admin-password-file FILE] "
                 "[--profile NAME]\n"
+                "                 [--break-glass ID [--break-glass-file FILE]]\n"
                 "  Creates the data folder DIR (mode 0700) with kura.conf, keys/, the database\n"
                 "  and the first administrator. The administrator's one-time password is printed\n"
                 "  once, or written to FILE (mode 0600, must not exist). ID defaults to the name\n"
                 "  of the invoking OS user. NAME is a password policy profile (see\n"
-                "  docs/configuration.md), default kura-default.\n",
+                "  docs/configuration.md), default kura-default.\n"
+                "  --break-glass ID also creates the emergency administrator ID, disabled, and\n"
+                "  prints its envelope once (or writes it to FILE, 0600): its one-time password\n"
+                "  and a sealed credential that enables it alone, once, for 240 minutes, when\n"
+                "  two administrators cannot be reached. Print it and keep it offline.\n",
                 f);
 }
 
@@ -163,9 +181,35 @@ static int make_install_id(char out[37])
     return 0;
 }
 
+/* The emergency administrator: created, designated (so disabled), and sealed. */
+static int make_emergency(const struct init_opts *o, struct kura_meta *m,
+                          const struct kura_keyring *kr, struct init_secrets *sec,
+                          struct kura_buf *err)
+{
+    char actor[CLI_ACTOR_MAX];
+    uint8_t key[32];
+    int r = cli_actor_for_uid(getuid(), actor);
+    const struct kura_auth_change c = {actor, "emergency account created by kura init", NULL,
+                                       kura_clock_wall_ms()};
+    r = r == 0 ? kura_auth_create_admin(m, o->break_glass, &kura_pwhash_params_default,
+                                        kura_keyring_pepper(kr), sec->bg_otp, sizeof(sec->bg_otp))
+               : r;
+    r = r == 0 ? kura_auth_break_glass_designate(m, &c, o->break_glass) : r;
+    r = r == 0 ? cli_identity_mac_key(kr, key) : r;
+    r = r == 0 ? kura_auth_break_glass_seal(m, &c, key, o->break_glass, INIT_BREAK_GLASS_MINUTES,
+                                            sec->bg_code)
+               : r;
+    sodium_memzero(key, sizeof(key));
+    if (r < 0) {
+        kura_buf_addf(err, "cannot create emergency account '%s': %s", o->break_glass,
+                      kura_strerror(r));
+    }
+    return r;
+}
+
 /* Database: schema, install properties, first administrator. */
-static int write_db(const struct init_opts *o, int fd, const char *install_id, char *otp,
-                    size_t otp_size, struct kura_buf *err)
+static int write_db(const struct init_opts *o, int fd, const char *install_id,
+                    struct init_secrets *sec, struct kura_buf *err)
 {
     struct kura_buf path = KURA_BUF_INIT(8192);
     int r = cli_data_path(o->data, CLI_DB_NAME, &path);
@@ -197,10 +241,48 @@ static int write_db(const struct init_opts *o, int fd, const char *install_id, c
         return r;
     }
     r = kura_auth_create_admin(m, o->admin, &kura_pwhash_params_default, kura_keyring_pepper(kr),
-                               otp, otp_size);
+                               sec->otp, sizeof(sec->otp));
     if (r < 0) {
         kura_buf_addf(err, "cannot create administrator '%s': %s", o->admin, kura_strerror(r));
     }
+    return r == 0 && o->break_glass ? make_emergency(o, m, kr, sec, err) : r;
+}
+
+/* The emergency account's envelope: on stdout, or in a new 0600 file. */
+static int hand_out_envelope(const struct init_opts *o, const struct init_secrets *sec,
+                             struct kura_buf *err)
+{
+    char text[512];
+    int n = snprintf(text, sizeof(text),
+                     "kura emergency account / 非常用アカウント: %s\n"
+                     "one-time password / 初回パスワード: %s\n"
+                     "sealed credential / 封緘コード: %s\n"
+                     "use / 使い方: POST /api/v1/break-glass/unseal {\"user\",\"code\"} or "
+                     "kura user break-glass %s --unseal; then log in (enabled %d minutes, once)\n",
+                     o->break_glass, sec->bg_otp, sec->bg_code, o->break_glass,
+                     INIT_BREAK_GLASS_MINUTES);
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return -EOVERFLOW;
+    }
+    int r = 0;
+    if (!o->break_glass_file) {
+        (void)fputs(text, stdout);
+    } else {
+        _cleanup_(kura_closep) int fd =
+            open(o->break_glass_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        r = fd < 0 ? -errno : write(fd, text, (size_t)n) != n || fsync(fd) < 0 ? -errno : 0;
+        if (r < 0) {
+            kura_buf_addf(err, "cannot write '%s' (it must not exist yet): %s", o->break_glass_file,
+                          kura_strerror(r));
+            if (fd >= 0) {
+                (void)unlink(o->break_glass_file);
+            }
+        } else {
+            (void)printf("kura: emergency account %s (envelope written to %s)\n", o->break_glass,
+                         o->break_glass_file);
+        }
+    }
+    kura_wipe(text, sizeof(text));
     return r;
 }
 
@@ -274,7 +356,7 @@ static int run_init(const struct init_opts *o, struct kura_buf *err)
         return -errno;
     }
     char install_id[37];
-    char otp[KURA_PASSWORD_GEN_LEN + 1];
+    struct init_secrets sec;
     r = write_conf(fd, o->profile, err);
     if (r == 0) {
         r = write_keys(fd, err);
@@ -283,7 +365,7 @@ static int run_init(const struct init_opts *o, struct kura_buf *err)
         r = make_install_id(install_id);
     }
     if (r == 0) {
-        r = write_db(o, fd, install_id, otp, sizeof(otp), err);
+        r = write_db(o, fd, install_id, &sec, err);
     }
     if (r == 0) {
         char line[40];
@@ -292,8 +374,9 @@ static int run_init(const struct init_opts *o, struct kura_buf *err)
     }
     if (r == 0) {
         /* Record 0 of the audit log: who created this installation. */
-        json_t *detail = json_pack("{s:s,s:s}", "admin", o->admin, "profile",
-                                   o->profile ? o->profile : "kura-default");
+        json_t *detail =
+            json_pack("{s:s,s:s,s:s?}", "admin", o->admin, "profile",
+                      o->profile ? o->profile : "kura-default", "break_glass", o->break_glass);
         r = detail
                 ? cli_record_locally(fd, o->data, "cli.init", o->data, detail, KURA_AUDIT_OK, err)
                 : -ENOMEM;
@@ -303,9 +386,17 @@ static int run_init(const struct init_opts *o, struct kura_buf *err)
         r = unlinkat(fd, CLI_INIT_MARKER, 0) < 0 ? -errno : kura_fsync_dir(fd);
     }
     if (r == 0) {
-        r = hand_out_password(o, otp, err);
+        /* The envelope first: if its file cannot be written, no password has been shown for
+         * a folder that is then removed. */
+        r = o->break_glass ? hand_out_envelope(o, &sec, err) : 0;
     }
-    kura_wipe(otp, sizeof(otp));
+    if (r == 0) {
+        r = hand_out_password(o, sec.otp, err);
+        if (r < 0 && o->break_glass_file) {
+            (void)unlink(o->break_glass_file); /* its account is gone with the folder */
+        }
+    }
+    kura_wipe(&sec, sizeof(sec));
     if (r < 0) {
         undo_init(fd, o->data, created);
         return r;
@@ -327,6 +418,8 @@ int cli_init(int argc, char **argv)
         {"admin", required_argument, NULL, 'a'},
         {"admin-password-file", required_argument, NULL, 'p'},
         {"profile", required_argument, NULL, 'P'},
+        {"break-glass", required_argument, NULL, 'b'},
+        {"break-glass-file", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -345,6 +438,12 @@ int cli_init(int argc, char **argv)
             break;
         case 'P':
             o.profile = optarg;
+            break;
+        case 'b':
+            o.break_glass = optarg;
+            break;
+        case 'B':
+            o.break_glass_file = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -379,6 +478,13 @@ int cli_init(int argc, char **argv)
                   "'%s' is not a valid account ID (1-64 of a-z 0-9 . _ -, starting with a "
                   "letter or digit); choose one with --admin",
                   o.admin ? o.admin : "(unknown OS user)");
+        return CLI_EXIT_USAGE;
+    }
+    if ((o.break_glass && (!kura_auth_id_valid(o.break_glass, strlen(o.break_glass), NULL) ||
+                           strcmp(o.break_glass, o.admin) == 0)) ||
+        (o.break_glass_file && !o.break_glass)) {
+        cli_error("init", "--break-glass needs a valid account ID other than the administrator's "
+                          "(--break-glass-file only with --break-glass)");
         return CLI_EXIT_USAGE;
     }
     if (kura_crypto_init() < 0) {

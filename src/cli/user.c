@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@
 struct user_opts {
     const char *cmd, *data, *id, *reason, *otp_file, *roles, *name, *email, *affiliation, *phone;
     const char *valid_from, *valid_until, *method, *note, *minutes;
-    bool json, designate, password_stdin;
+    bool json, designate, password_stdin, seal, unseal;
 };
 
 /* What a command works with: the folder, its configuration and database, and the actor. */
@@ -55,6 +56,8 @@ static int parse_opts(int argc, char **argv, struct user_opts *o)
                                              {"minutes", required_argument, NULL, 'm'},
                                              {"designate", no_argument, NULL, 'D'},
                                              {"password-stdin", no_argument, NULL, 'P'},
+                                             {"seal", no_argument, NULL, 'S'},
+                                             {"unseal", no_argument, NULL, 'U'},
                                              {NULL, 0, NULL, 0}};
     const char **slot[128] = {
         ['d'] = &o->data,       ['r'] = &o->reason,      ['o'] = &o->otp_file,    ['R'] = &o->roles,
@@ -64,8 +67,10 @@ static int parse_opts(int argc, char **argv, struct user_opts *o)
     int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'j' || c == 'D' || c == 'P') {
+        if (c == 'j' || c == 'D' || c == 'P' || c == 'S' || c == 'U') {
             o->json = o->json || c == 'j';
+            o->seal = o->seal || c == 'S';
+            o->unseal = o->unseal || c == 'U';
             o->designate = o->designate || c == 'D';
             o->password_stdin = o->password_stdin || c == 'P';
         } else if (c > 0 && c < 128 && slot[c]) {
@@ -179,6 +184,8 @@ static struct kura_auth_change change_of(const struct user_ctx *u)
 /* Shows a generated one-time password once: on stdout, or in a new 0600 file. */
 static int print_doc(json_t *doc);
 
+static int write_secret_file(struct user_ctx *u, const char *secret);
+
 static int hand_over(struct user_ctx *u, const char *otp)
 {
     if (!u->o.otp_file && u->o.json) {
@@ -192,21 +199,30 @@ static int hand_over(struct user_ctx *u, const char *otp)
                      otp);
         return 0;
     }
+    int r = write_secret_file(u, otp);
+    if (r == 0) {
+        (void)printf("one-time password written to / 初回パスワードの保存先: %s\n", u->o.otp_file);
+    }
+    return r;
+}
+
+/* A secret kura generated, into --otp-file: created new, 0600, synced. */
+static int write_secret_file(struct user_ctx *u, const char *secret)
+{
     int fd = open(u->o.otp_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         kura_buf_addf(&u->err, "cannot create %s: %s (it must not exist yet)", u->o.otp_file,
                       kura_strerror(-errno));
         return -errno;
     }
-    size_t len = strlen(otp);
-    bool ok = write(fd, otp, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    size_t len = strlen(secret);
+    bool ok = write(fd, secret, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok) {
         kura_buf_addf(&u->err, "cannot write %s", u->o.otp_file);
         (void)unlink(u->o.otp_file);
         return -EIO;
     }
-    (void)printf("one-time password written to / 初回パスワードの保存先: %s\n", u->o.otp_file);
     return 0;
 }
 
@@ -570,22 +586,81 @@ static int cli_user_review(struct user_ctx *u)
     return r == 0 ? kura_meta_account_list(u->meta, review_row, u) : r;
 }
 
-/* break-glass ID --designate | --minutes N: make an emergency account, or approve its use (the
- * second approval, by another person, within an hour, enables it). */
+/* break-glass ID --seal --minutes N [--otp-file F]: a sealed credential, shown once. */
+static int seal(struct user_ctx *u, const struct kura_auth_change *c, uint32_t minutes)
+{
+    uint8_t key[32];
+    char code[KURA_BREAK_GLASS_CODE_MAX + 1];
+    int r = cli_identity_mac_key(u->keys, key);
+    r = r == 0 ? kura_auth_break_glass_seal(u->meta, c, key, u->o.id, minutes, code) : r;
+    sodium_memzero(key, sizeof(key));
+    if (r == 0 && u->o.otp_file) {
+        r = write_secret_file(u, code);
+        if (r == 0) {
+            (void)printf("sealed credential written to / 封緘コードの保存先: %s\n", u->o.otp_file);
+        }
+    } else if (r == 0 && u->o.json) {
+        u->printed = true;
+        r = print_doc(json_pack("{s:s,s:s,s:I}", "id", u->o.id, "sealed_credential", code,
+                                "minutes", (json_int_t)minutes));
+    } else if (r == 0) {
+        (void)printf(
+            "sealed credential / 封緘コード: %s\n"
+            "(shown once: print it, seal it in an envelope and keep it offline; it enables "
+            "%s alone for %u minutes, once / 一度だけ表示します。印刷して封筒に封緘し"
+            "オフラインで保管してください。1回限り、%s を %u 分間単独で有効化します)\n",
+            code, u->o.id, minutes, u->o.id, minutes);
+    }
+    sodium_memzero(code, sizeof(code));
+    return r;
+}
+
+/* break-glass ID --unseal: the code from stdin, enables the account alone. */
+static int unseal(struct user_ctx *u, const struct kura_auth_change *c)
+{
+    uint8_t key[32];
+    char line[KURA_PASSWORD_MAX + 2];
+    size_t len = 0;
+    int64_t until = 0;
+    int r = read_password_line(u, line, sizeof(line), &len);
+    r = r == 0 ? cli_identity_mac_key(u->keys, key) : r;
+    r = r == 0 ? kura_auth_break_glass_unseal(u->meta, c, key, u->o.id, line, len, &until) : r;
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(line, sizeof(line));
+    if (r == KURA_EUNAUTH) {
+        kura_buf_adds(&u->err, "the sealed credential does not open this account / "
+                               "封緘コードがこのアカウントと一致しません");
+    } else if (r == 0) {
+        char at[KURA_TIME_STR_MAX];
+        kura_clock_format(until, at);
+        (void)printf("%s は %s まで有効です / %s is enabled until %s\n", u->o.id, at, u->o.id, at);
+    }
+    return r;
+}
+
+/* break-glass ID --designate | --minutes N | --seal --minutes N | --unseal: make an emergency
+ * account, approve its use (the second approval, by another person, within an hour, enables
+ * it), seal a credential that enables it alone, or use one. */
 static int cmd_break_glass(struct user_ctx *u)
 {
     uint64_t minutes = 0;
-    if (u->o.designate == (u->o.minutes != NULL) ||
+    const struct user_opts *o = &u->o;
+    int modes = o->designate + o->seal + o->unseal + (o->minutes && !o->seal);
+    if (modes != 1 || (o->seal && !o->minutes) || (o->unseal && o->minutes) ||
         (u->o.minutes &&
          (kura_parse_u64(u->o.minutes, strlen(u->o.minutes), 1440, &minutes) < 0 || !minutes))) {
-        kura_buf_adds(&u->err, "give either --designate or --minutes N (1 to 1440)");
+        kura_buf_adds(&u->err, "give one of --designate, --minutes N, --seal --minutes N or "
+                               "--unseal (N from 1 to 1440)");
         return -EINVAL;
     }
-    int r = record(
-        u, json_pack("{s:b,s:I}", "designate", u->o.designate, "minutes", (json_int_t)minutes));
+    int r = record(u, json_pack("{s:b,s:b,s:b,s:I}", "designate", o->designate, "seal", o->seal,
+                                "unseal", o->unseal, "minutes", (json_int_t)minutes));
     struct kura_auth_change c = change_of(u);
     if (r < 0) {
         return r;
+    }
+    if (o->seal || o->unseal) {
+        return o->seal ? seal(u, &c, (uint32_t)minutes) : unseal(u, &c);
     }
     if (u->o.designate) {
         r = kura_auth_break_glass_designate(u->meta, &c, u->o.id);
@@ -629,7 +704,7 @@ static const struct command commands[] = {
     {"unlock", cmd_status, true, false},
     {"reset-password", cmd_reset, true, true},
     {"reset-mfa", cmd_reset, true, false},
-    {"break-glass", cmd_break_glass, true, false},
+    {"break-glass", cmd_break_glass, true, true},
     {"ledger", cli_user_ledger, false, false},
     {"review", cli_user_review, false, false},
 };
@@ -646,6 +721,8 @@ static int usage(void)
         "         [--otp-file FILE | --password-stdin]\n"
         "  reset-mfa ID --verified-by METHOD [--verification TEXT]\n"
         "  break-glass ID --designate | --minutes N   emergency accounts (two approvals)\n"
+        "  break-glass ID --seal --minutes N [--otp-file FILE]   a sealed credential (one use)\n"
+        "  break-glass ID --unseal   the sealed credential on stdin enables the account\n"
         "  ledger [ID] [--json]   the account ledger as CSV (JSON lines with --json)\n"
         "  review [--json]        the annual account review (棚卸し) as CSV\n"
         "  every change takes --reason TEXT for the ledger\n",

@@ -950,6 +950,20 @@ static void test_break_glass(void **state)
     assert_int_equal(kura_meta_break_glass_put(m, "alice", &bad), -EINVAL);
     bad = (struct kura_break_glass){.minutes = 1441};
     assert_int_equal(kura_meta_break_glass_put(m, "alice", &bad), -EINVAL);
+    /* A sealed credential rides along with the rest of the row, and can be cleared. */
+    struct kura_break_glass sealed = {.sealed = true, .sealed_minutes = 240, .sealed_at = 7000};
+    memset(sealed.sealed_mac, 0xa5, sizeof(sealed.sealed_mac));
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &sealed), 0);
+    assert_int_equal(kura_meta_break_glass_get(m, "alice", &b), 0);
+    assert_true(b.sealed);
+    assert_int_equal(b.sealed_minutes, 240);
+    assert_int_equal(b.sealed_at, 7000);
+    assert_memory_equal(b.sealed_mac, sealed.sealed_mac, sizeof(b.sealed_mac));
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &none), 0);
+    assert_int_equal(kura_meta_break_glass_get(m, "alice", &b), 0);
+    assert_false(b.sealed);
+    bad = (struct kura_break_glass){.sealed = true, .sealed_minutes = 1441, .sealed_at = 1};
+    assert_int_equal(kura_meta_break_glass_put(m, "alice", &bad), -EINVAL);
 }
 
 static void test_source_lockout(void **state)

@@ -57,7 +57,7 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 7u /* schema version this binary writes */
+#define KURA_META_SCHEMA_LATEST 8u /* schema version this binary writes */
 #define KURA_META_OPS_VERSION 6u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
@@ -277,6 +277,11 @@ struct kura_break_glass {
     uint32_t minutes;                             /* the enablement asked for */
     int64_t enabled_until;                        /* 0: not enabled */
     char enabled_by[2 * KURA_META_ACTOR_MAX + 2]; /* "first,second" of the last enablement */
+    /* version 8: a sealed credential (single use): its HMAC, the minutes it enables, when made */
+    bool sealed;
+    uint8_t sealed_mac[KURA_META_MAC_BYTES];
+    uint32_t sealed_minutes;
+    int64_t sealed_at;
 };
 typedef int (*kura_account_fn)(void *ctx, const struct kura_account *a);
 

@@ -903,11 +903,18 @@ int meta_sqlite_break_glass_get(struct kura_meta *m, const char *id, struct kura
     _cleanup_(finalizep) sqlite3_stmt *s = NULL;
     int r = prepare(h, &s,
                     "SELECT requested_by, coalesce(requested_at, 0), coalesce(minutes, 0), "
-                    "coalesce(enabled_until, 0), enabled_by FROM break_glass WHERE account_id = ?1",
+                    "coalesce(enabled_until, 0), enabled_by, sealed_mac IS NOT NULL, "
+                    "coalesce(sealed_mac, zeroblob(32)), coalesce(sealed_minutes, 0), "
+                    "coalesce(sealed_at, 0) FROM break_glass "
+                    "WHERE account_id = ?1",
                     "t", id);
     const char *by = NULL, *enabled_by = NULL;
-    int64_t at = 0, minutes = 0, until = 0;
-    r = r == 0 ? row(h, s, "niiin", &by, &at, &minutes, &until, &enabled_by) : r;
+    int64_t at = 0, minutes = 0, until = 0, sealed_minutes = 0, sealed_at = 0;
+    bool sealed = false;
+    uint8_t mac[KURA_META_MAC_BYTES];
+    r = r == 0 ? row(h, s, "niiinfhii", &by, &at, &minutes, &until, &enabled_by, &sealed, mac,
+                     &sealed_minutes, &sealed_at)
+               : r;
     if (r == 0) {
         return KURA_ENOTFOUND;
     }
@@ -920,6 +927,12 @@ int meta_sqlite_break_glass_get(struct kura_meta *m, const char *id, struct kura
     ret->requested_at = at;
     ret->minutes = minutes < 0 || minutes > 1440 ? 0 : (uint32_t)minutes;
     ret->enabled_until = until;
+    if (sealed && sealed_minutes > 0 && sealed_minutes <= 1440) {
+        ret->sealed = true;
+        memcpy(ret->sealed_mac, mac, KURA_META_MAC_BYTES);
+        ret->sealed_minutes = (uint32_t)sealed_minutes;
+        ret->sealed_at = sealed_at;
+    }
     return 0;
 }
 
@@ -934,13 +947,16 @@ int meta_sqlite_break_glass_put(struct kura_meta *m, const char *id,
     /* 'T' binds 0 as NULL; text "" is stored as NULL too. */
     return exec(h, NULL,
                 "INSERT INTO break_glass (account_id, requested_by, requested_at, minutes, "
-                "enabled_until, enabled_by) VALUES (?1, nullif(?2, ''), ?3, nullif(?4, 0), ?5, "
-                "nullif(?6, '')) ON CONFLICT (account_id) DO UPDATE SET requested_by = "
-                "excluded.requested_by, requested_at = excluded.requested_at, minutes = "
-                "excluded.minutes, enabled_until = excluded.enabled_until, enabled_by = "
-                "excluded.enabled_by",
-                "ttTiTt", id, b->requested_by, b->requested_at, (int64_t)b->minutes,
-                b->enabled_until, b->enabled_by);
+                "enabled_until, enabled_by, sealed_mac, sealed_minutes, sealed_at) VALUES (?1, "
+                "nullif(?2, ''), ?3, nullif(?4, 0), ?5, nullif(?6, ''), ?7, nullif(?8, 0), ?9) "
+                "ON CONFLICT (account_id) DO UPDATE SET requested_by = excluded.requested_by, "
+                "requested_at = excluded.requested_at, minutes = excluded.minutes, "
+                "enabled_until = excluded.enabled_until, enabled_by = excluded.enabled_by, "
+                "sealed_mac = excluded.sealed_mac, sealed_minutes = excluded.sealed_minutes, "
+                "sealed_at = excluded.sealed_at",
+                "ttTiTthiT", id, b->requested_by, b->requested_at, (int64_t)b->minutes,
+                b->enabled_until, b->enabled_by, b->sealed ? b->sealed_mac : NULL,
+                (int64_t)(b->sealed ? b->sealed_minutes : 0), b->sealed ? b->sealed_at : 0);
 }
 
 /* ---- lockout per account and source ------------------------------------------------------------

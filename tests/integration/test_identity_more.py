@@ -4,12 +4,16 @@ grouped alert mail through a real SMTP relay, a session dies the moment its acco
 active, and HTTP Basic authentication is never a way into the JSON API.
 """
 import base64
+import json
 import sqlite3
 import statistics
 import time
 
 from test_alerts import alerts, body_of, configure, relay  # noqa: F401 (relay: the fixture)
-from test_identity import LOGIN, add_user, admin_otp, fast, kura_user, login
+from conftest import run_kura
+from test_identity import (LOGIN, add_user, admin_otp, elevate, enrol, fast, kura_user, login,
+                           post, totp)
+from test_audit import records
 from test_mail import certs  # noqa: F401 (the fixture)
 
 ME = "/api/v1/me"
@@ -133,3 +137,95 @@ def test_basic_authentication_is_not_a_session(instance):
     # Nor does Basic open a session at the login endpoint.
     r = s.post(server.url + LOGIN, auth=("admin", password), timeout=30)
     assert r.status_code == 400
+
+
+def test_a_sealed_credential_opens_the_emergency_account_once(instance, relay, certs,  # noqa: F811
+                                                               tmp_path):
+    """When two administrators cannot be reached: the envelope's code enables the account alone,
+    once; every attempt with a code reaches the security officer by mail."""
+    configure(instance, relay, certs, mail_delay=1)
+    instance.set("password", "hash_memlimit_kib", "8192")
+    instance.set("password", "hash_opslimit", "1")
+    instance.set("session", "throttle_exempt", "127.0.0.1")  # failures counted per ID only
+    server = instance.serve()
+    otp = add_user(instance, tmp_path, "emergency", "--roles", "user,admin")
+    kura_user(instance, "break-glass", "emergency", "--designate", "--reason", "BCP plan 3.2")
+    sealed = tmp_path / "envelope.txt"
+    kura_user(instance, "break-glass", "emergency", "--seal", "--minutes", "30",
+              "--otp-file", str(sealed), "--reason", "envelope in safe B")
+    code = sealed.read_text().strip()
+    assert len(code) == 39 and code.count("-") == 7
+    unseal = server.url + "/api/v1/break-glass/unseal"
+    s = server.session()
+    wrong = code[:-1] + ("A" if code[-1] != "A" else "B")
+    for user, c in (("emergency", wrong), ("admin", code), ("ghost", code)):
+        r = s.post(unseal, json={"user": user, "code": c}, timeout=30)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    assert login(server, "emergency", otp)[1].status_code == 401
+    # Typed by a hurried person from paper: lower case, spaces for dashes.
+    r = s.post(unseal, json={"user": "emergency", "code": code.lower().replace("-", " ")},
+               timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["user"] == "emergency" and "enabled_until" in r.json()
+    e, r = login(server, "emergency", otp)
+    assert r.status_code == 200, r.text
+    assert e.get(server.url + ME, timeout=30).status_code == 200
+    # Consumed: the envelope opens the account once.
+    r = s.post(unseal, json={"user": "emergency", "code": code}, timeout=30)
+    assert r.status_code == 401
+    got = relay.wait_records(1, timeout=60)
+    _, body = body_of(got[0])
+    assert "break_glass" in body and "emergency" in body
+    assert server.stop() == 0
+    rows = kura_user(instance, "ledger", "emergency", "--json").stdout.splitlines()
+    rows = [json.loads(x) for x in rows]
+    acts = [x["action"] for x in rows]
+    assert acts.count("break_glass_seal") == 1 and acts.count("break_glass_enable") == 1
+    enable = rows[acts.index("break_glass_enable")]
+    assert enable["actor"] == "sealed:127.0.0.1"
+    assert json.loads(enable["after"])["method"] == "sealed_credential"
+    assert code not in (instance.data / "kura.db").read_bytes().decode("latin-1")
+    listed = {(a["rule"], a["key"]) for a in alerts(instance.data)}
+    assert ("break_glass", "emergency") in listed
+    recs = [x for x in records(instance.data) if x["action"] == "auth.break_glass_unseal"]
+    assert [x["result"] for x in recs] == ["denied", "denied", "denied", "ok", "denied"]
+    assert all(code not in json.dumps(x) and code.lower() not in json.dumps(x) for x in recs)
+
+
+def test_an_older_password_in_the_history_is_refused(instance, tmp_path):
+    """[password] history = 3: not only the current password but each of the last three."""
+    server = fast(instance, ("password", "history", "3"))
+    otp = add_user(instance, tmp_path, "ken")
+    first = "first long passphrase of the river 1"
+    s, csrf, _ = enrol(server, "ken", otp, first)
+    second, third = "second long passphrase of the hill 2", "third long passphrase of the sea 3"
+    for old, new in ((first, second), (second, third)):
+        r = post(s, server, "/api/v1/me/password", csrf, {"current": old, "new": new})
+        assert r.status_code == 200, r.text
+        csrf = r.json()["csrf_token"]
+    for reused in (first, second):
+        r = post(s, server, "/api/v1/me/password", csrf, {"current": third, "new": reused})
+        assert r.status_code == 422 and r.json()["error"]["rule"] == "reused", r.text
+    # Refused changes change nothing: the third is still the current password.
+    r = post(s, server, "/api/v1/me/password", csrf,
+             {"current": third, "new": "fourth long passphrase of the sky 4"})
+    assert r.status_code == 200, r.text
+
+
+def test_an_operator_reaches_no_account_administration(instance, tmp_path):
+    """Roles are separate: an operator, elevated or not, cannot list or change accounts, and a
+    user holding no privileged role cannot elevate at all."""
+    server = fast(instance)
+    otp = add_user(instance, tmp_path, "olga", "--roles", "user,operator")
+    s, csrf, uri = enrol(server, "olga", otp, "the operator keeps the lights on 9")
+    assert s.get(server.url + "/api/v1/accounts", timeout=30).status_code == 403
+    csrf = elevate(instance, server, s, csrf, uri, 31)
+    assert s.get(server.url + "/api/v1/accounts", timeout=30).status_code == 403
+    r = post(s, server, "/api/v1/accounts/admin/unlock", csrf, {"reason": "x"})
+    assert r.status_code == 403
+    assert s.get(server.url + "/api/v1/audit", timeout=30).status_code == 403
+    plain = add_user(instance, tmp_path, "ume")
+    u, ucsrf, uuri = enrol(server, "ume", plain, "an ordinary researcher of plums 12")
+    run_kura("debug", "clock-shift", "--data", str(instance.data), "31000", check=True)
+    r = post(u, server, "/api/v1/elevate", ucsrf, {"totp": totp(uuri, time.time() + 62)})
+    assert r.status_code == 403, r.text

@@ -71,7 +71,7 @@ def test_init_database_has_schema_and_admin(instance):
     assert mode(instance.otp_file) == 0o600
     assert len(otp) == 20 and not set(otp) & set("0O1lI")
     db = sqlite3.connect(instance.data / "kura.db")
-    assert db.execute("select max(version) from schema_version").fetchone()[0] == 7
+    assert db.execute("select max(version) from schema_version").fetchone()[0] == 8
     row = db.execute("select status, must_change_password, password_hash from accounts "
                      "where id = 'admin'").fetchone()
     assert row[0] == "active" and row[1] == 1
@@ -183,3 +183,37 @@ def test_configuration_reference_is_current():
     generated = run_kura("config", "reference", check=True).stdout
     assert (root / "docs" / "configuration.md").read_text() == generated, \
         "regenerate with: build/kura config reference > docs/configuration.md"
+
+
+def test_init_seals_an_emergency_account_envelope(tmp_path):
+    """--break-glass: a disabled emergency administrator and its envelope (one-time password and
+    sealed credential) in a new 0600 file; the code itself is not stored."""
+    data, envelope = tmp_path / "d", tmp_path / "envelope.txt"
+    run_kura("init", "--data", str(data), "--admin", "alice", "--break-glass", "emergency",
+             "--break-glass-file", str(envelope), check=True)
+    assert mode(envelope) == 0o600
+    text = envelope.read_text()
+    fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    code = fields["sealed credential / 封緘コード"]
+    assert fields["kura emergency account / 非常用アカウント"] == "emergency"
+    assert len(code) == 39 and len(fields["one-time password / 初回パスワード"]) >= 16
+    db = sqlite3.connect(data / "kura.db")
+    assert db.execute("select status from accounts where id = 'emergency'").fetchone()[0] == \
+        "disabled"
+    row = db.execute("select length(sealed_mac), sealed_minutes from break_glass").fetchone()
+    assert row == (32, 240)
+    assert code.encode() not in (data / "kura.db").read_bytes()
+    # The envelope opens the account once, at the console too.
+    proc = run_kura("user", "break-glass", "emergency", "--unseal", "--data", str(data),
+                    input=code + "\n")
+    assert proc.returncode == 0 and "enabled until" in proc.stdout, proc.stderr
+    assert db.execute("select status from accounts where id = 'emergency'").fetchone()[0] == \
+        "active"
+    proc = run_kura("user", "break-glass", "emergency", "--unseal", "--data", str(data),
+                    input=code + "\n")
+    assert proc.returncode != 0 and "does not open" in proc.stderr
+    # A bad ID, the administrator's own ID, or a file without the account: usage errors.
+    for extra in (["--break-glass", "Bad ID"], ["--break-glass", "alice"],
+                  ["--break-glass-file", str(tmp_path / "x")]):
+        proc = run_kura("init", "--data", str(tmp_path / "e"), "--admin", "alice", *extra)
+        assert proc.returncode == 2 and not (tmp_path / "e").exists()
