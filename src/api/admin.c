@@ -374,9 +374,10 @@ static int ledger_handler(struct kura_req *r)
 }
 
 const struct kura_route kura_api_admin_routes[] = {
-    {"GET", "/api/v1/ledger", 0, 0, ledger_handler, "account.ledger_export"},
-    {"GET", "/api/v1/audit", 0, 0, audit_handler, "audit.search"},
-    {"GET", ACCOUNTS, 0, 0, accounts_handler, "account.list"},
-    {"POST", ACCOUNTS, KURA_ROUTE_PREFIX, KURA_API_BODY_MAX, accounts_handler, "account.admin"},
-    {NULL, NULL, 0, 0, NULL, NULL},
+    {"GET", "/api/v1/ledger", 0, 0, ledger_handler, "account.ledger_export", NULL},
+    {"GET", "/api/v1/audit", 0, 0, audit_handler, "audit.search", NULL},
+    {"GET", ACCOUNTS, 0, 0, accounts_handler, "account.list", NULL},
+    {"POST", ACCOUNTS, KURA_ROUTE_PREFIX, KURA_API_BODY_MAX, accounts_handler, "account.admin",
+     NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };

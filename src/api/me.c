@@ -242,16 +242,17 @@ static int sessions_handler(struct kura_req *r)
 }
 
 const struct kura_route kura_api_me_routes[] = {
-    {"POST", "/api/v1/me/password", 0, KURA_API_BODY_MAX, password_handler, "me.password"},
-    {"POST", "/api/v1/me/totp", 0, KURA_API_BODY_MAX, totp_handler, "me.totp_begin"},
-    {"POST", "/api/v1/me/totp/confirm", 0, KURA_API_BODY_MAX, confirm_handler, "me.totp_confirm"},
-    {"GET", "/api/v1/me/app-passwords", 0, 0, app_handler, "me.app_passwords"},
+    {"POST", "/api/v1/me/password", 0, KURA_API_BODY_MAX, password_handler, "me.password", NULL},
+    {"POST", "/api/v1/me/totp", 0, KURA_API_BODY_MAX, totp_handler, "me.totp_begin", NULL},
+    {"POST", "/api/v1/me/totp/confirm", 0, KURA_API_BODY_MAX, confirm_handler, "me.totp_confirm",
+     NULL},
+    {"GET", "/api/v1/me/app-passwords", 0, 0, app_handler, "me.app_passwords", NULL},
     {"POST", "/api/v1/me/app-passwords", 0, KURA_API_BODY_MAX, app_handler,
-     "me.app_password_create"},
+     "me.app_password_create", NULL},
     {"DELETE", "/api/v1/me/app-passwords", KURA_ROUTE_PREFIX, 0, app_handler,
-     "me.app_password_revoke"},
-    {"GET", "/api/v1/me/sessions", 0, 0, sessions_handler, "me.sessions"},
+     "me.app_password_revoke", NULL},
+    {"GET", "/api/v1/me/sessions", 0, 0, sessions_handler, "me.sessions", NULL},
     {"DELETE", "/api/v1/me/sessions", KURA_ROUTE_DESPITE_AUDIT, 0, sessions_handler,
-     "me.sessions_revoke"},
-    {NULL, NULL, 0, 0, NULL, NULL},
+     "me.sessions_revoke", NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };

@@ -175,11 +175,12 @@ static int unseal_handler(struct kura_req *r)
 }
 
 const struct kura_route kura_api_routes[] = {
-    {"POST", "/api/v1/session", 0, KURA_API_BODY_MAX, login_handler, "auth.login"},
-    {"DELETE", "/api/v1/session", KURA_ROUTE_DESPITE_AUDIT, 0, logout_handler, "session.logout"},
-    {"GET", "/api/v1/me", 0, 0, me_handler, "session.me"},
-    {"POST", "/api/v1/elevate", 0, KURA_API_BODY_MAX, elevate_handler, "auth.elevate"},
+    {"POST", "/api/v1/session", 0, KURA_API_BODY_MAX, login_handler, "auth.login", NULL},
+    {"DELETE", "/api/v1/session", KURA_ROUTE_DESPITE_AUDIT, 0, logout_handler, "session.logout",
+     NULL},
+    {"GET", "/api/v1/me", 0, 0, me_handler, "session.me", NULL},
+    {"POST", "/api/v1/elevate", 0, KURA_API_BODY_MAX, elevate_handler, "auth.elevate", NULL},
     {"POST", "/api/v1/break-glass/unseal", 0, KURA_API_BODY_MAX, unseal_handler,
-     "auth.break_glass_unseal"},
-    {NULL, NULL, 0, 0, NULL, NULL},
+     "auth.break_glass_unseal", NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };

@@ -317,3 +317,211 @@ const uint8_t *kura_keyring_pepper(const struct kura_keyring *kr); /* 32 bytes *
  * sodium_malloc memory. */
 const char *kura_keyring_tls_cert_pem(const struct kura_keyring *kr, size_t *ret_len);
 const char *kura_keyring_tls_key_pem(const struct kura_keyring *kr, size_t *ret_len);
+
+/* ---- Crypt4GH v1 files: headers and segment streams (c4gh.c, c4gh-stream.c) ---------------- */
+
+/* Design note. kura stores every file version as a GA4GH Crypt4GH v1 stream
+ * (crypt4gh.readthedocs.io, "Encryption format"), split in two: the header (124 bytes for one
+ * recipient) lives in the metadata store, the segments in the blob store as one immutable object.
+ * A standard .c4gh file is header || segments, byte for byte.
+ *
+ * Format (integers little-endian, unlike the key files):
+ *   header  = "crypt4gh" | u32 version = 1 | u32 packet count | packets
+ *   packet  = u32 length (itself included) | u32 method = 0 (X25519-ChaCha20-Poly1305)
+ *             | writer pk(32) | nonce(12) | ChaCha20-Poly1305(payload) | tag(16)
+ *   payload = u32 type 0 (data encryption parameters) | u32 method 0 (chacha20_ietf_poly1305)
+ *             | data key(32)     — the only packet kura writes or accepts;
+ *             u32 type 1 (data edit list) is refused (KURA_EUNSUPPORTED), others are errors.
+ *   The packet key is BLAKE2b-512(X25519(sk, peer pk) || reader pk || writer pk)[0..32] on
+ *   both sides (libsodium crypto_kx: the reader is the "client", the writer the "server").
+ *   segment = nonce(12) | ChaCha20-Poly1305-IETF(<= 65536 plaintext bytes, no AD) | tag(16);
+ *   every segment but the last holds exactly 65536 bytes; an empty file has no segment.
+ *
+ * Position binding (kura's choice, invisible to standard readers): Crypt4GH v1 does not bind a
+ * segment to its position, so segments could be dropped, repeated or reordered undetected.
+ * kura's nonces are a 4-byte random per-file prefix || u64 LE segment index; the reader, given
+ * the summary kept in metadata, checks every nonce, the segment count, the size and (reading
+ * the whole file) the plaintext SHA-256. Nonces stay unique because every stream has its own
+ * fresh data key: never give the writer a data key used before.
+ *
+ * Limits: headers of at most KURA_C4GH_HEADER_MAX bytes and KURA_C4GH_PACKETS_MAX packets (each
+ * foreign packet costs one X25519, so a hostile header costs at most that many); packets of at
+ * least the smallest X25519 packet and at most the header's size.
+ *
+ * Errors: KURA_ESYNTAX malformed or truncated header; KURA_EUNSUPPORTED well-formed but not
+ * kura's subset (version, edit list, data cipher, several different data keys); KURA_ECRYPTO no
+ * packet opens with the key, a segment fails authentication, or a low-order public key;
+ * KURA_ECORRUPT a segment stream inconsistent with its summary or with itself (misplaced,
+ * missing, extra or truncated segments, wrong size or checksum); KURA_ETOOBIG over a limit.
+ * No plaintext of a segment that failed is ever handed out. Data keys are the caller's to wipe.
+ */
+
+#define KURA_C4GH_DATA_KEY_BYTES 32
+#define KURA_C4GH_SEGMENT_BYTES 65536 /* plaintext bytes of a full segment */
+#define KURA_C4GH_SEGMENT_NONCE_BYTES 12
+#define KURA_C4GH_SEGMENT_TAG_BYTES 16
+#define KURA_C4GH_SEGMENT_OVERHEAD (KURA_C4GH_SEGMENT_NONCE_BYTES + KURA_C4GH_SEGMENT_TAG_BYTES)
+#define KURA_C4GH_CIPHER_SEGMENT_BYTES (KURA_C4GH_SEGMENT_BYTES + KURA_C4GH_SEGMENT_OVERHEAD)
+#define KURA_C4GH_NONCE_PREFIX_BYTES 4
+/* A header with one data-key packet: 16 + 108 bytes. */
+#define KURA_C4GH_HEADER_ONE_BYTES 124
+#define KURA_C4GH_HEADER_MAX 65536
+#define KURA_C4GH_PACKETS_MAX 64
+
+/* Builds a header with one data-key packet (method chacha20_ietf_poly1305, data_key) for
+ * recipient_pk, encrypted with writer_sk (the server's key) or, when writer_sk is NULL, with a
+ * fresh ephemeral key wiped straight after. Errors: KURA_ECRYPTO (recipient_pk is a low-order
+ * point), -errno (randomness). */
+KURA_MUST_CHECK int kura_c4gh_header_build(const uint8_t data_key[KURA_C4GH_DATA_KEY_BYTES],
+                                           const uint8_t recipient_pk[KURA_C4GH_KEY_BYTES],
+                                           const uint8_t *writer_sk,
+                                           uint8_t ret_header[KURA_C4GH_HEADER_ONE_BYTES]);
+
+/* Opens the header at the start of buf (which may go on with segments: pass the whole header,
+ * i.e. the first KURA_C4GH_HEADER_MAX bytes of a file, or all of it when shorter) with reader_sk.
+ * Packets that do not decrypt with the key are skipped, as the format says. On success
+ * *ret_data_key gets the data key (wipe it) and *ret_header_len the header's length. Errors:
+ * KURA_ESYNTAX (bad magic, truncated header or packet, malformed payload), KURA_EUNSUPPORTED
+ * (version, edit list, data cipher, several data keys), KURA_ECRYPTO (no packet for this key),
+ * KURA_ETOOBIG (header or packet count over the limits); reterr_why (may be NULL) says which. */
+KURA_MUST_CHECK int kura_c4gh_header_open(const void *buf, size_t len,
+                                          const uint8_t reader_sk[KURA_C4GH_KEY_BYTES],
+                                          uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES],
+                                          size_t *ret_header_len, struct kura_buf *reterr_why);
+
+/* Key rotation and export: opens header (exactly one header, nothing after it) with reader_sk and
+ * builds a new one-packet header with the same data key for recipient_pk, written with writer_sk
+ * or an ephemeral key (NULL). The segments stay valid unchanged. The data key never leaves this
+ * function. Errors: those of kura_c4gh_header_open and kura_c4gh_header_build; KURA_ESYNTAX
+ * when bytes follow the header. */
+KURA_MUST_CHECK int kura_c4gh_header_reencrypt(const void *header, size_t len,
+                                               const uint8_t reader_sk[KURA_C4GH_KEY_BYTES],
+                                               const uint8_t recipient_pk[KURA_C4GH_KEY_BYTES],
+                                               const uint8_t *writer_sk,
+                                               uint8_t ret_header[KURA_C4GH_HEADER_ONE_BYTES],
+                                               struct kura_buf *reterr_why);
+
+/* What the writer learnt about a stream; kept in metadata, handed back to the reader. */
+struct kura_c4gh_summary {
+    uint64_t size;                                      /* plaintext bytes */
+    uint64_t segments;                                  /* cipher segments */
+    uint8_t sha256[KURA_SHA256_BYTES];                  /* of the plaintext */
+    uint8_t nonce_prefix[KURA_C4GH_NONCE_PREFIX_BYTES]; /* of every segment's nonce */
+};
+
+/* Segments needed for size plaintext bytes. */
+static inline uint64_t kura_c4gh_segment_count(uint64_t size)
+{
+    return size / KURA_C4GH_SEGMENT_BYTES + (size % KURA_C4GH_SEGMENT_BYTES != 0);
+}
+
+/* Bytes of the segments of a size-byte plaintext. Errors: KURA_EOVERFLOW. */
+KURA_MUST_CHECK int kura_c4gh_cipher_size(uint64_t size, uint64_t *ret);
+/* Plaintext bytes of cipher_len bytes of segments. Errors: KURA_ECORRUPT (a length no stream
+ * has: a last segment of KURA_C4GH_SEGMENT_OVERHEAD bytes or fewer). */
+KURA_MUST_CHECK int kura_c4gh_plain_size(uint64_t cipher_len, uint64_t *ret);
+
+/* A plaintext byte range mapped onto the segments (HTTP Range). */
+struct kura_c4gh_range {
+    uint64_t first_segment; /* index of the first segment to read */
+    uint64_t n_segments;    /* segments to read */
+    uint64_t cipher_offset; /* where the first one starts, from the start of the segments */
+    uint64_t cipher_len;    /* bytes of those segments */
+    uint64_t skip;          /* plaintext bytes of the first segment before the range */
+    uint64_t len;           /* plaintext bytes of the range */
+};
+
+/* Maps [offset, offset + len) of a size-byte plaintext. Errors: KURA_ERANGENS when len is 0 or
+ * the range does not lie within the plaintext (the caller clamps open-ended ranges first). */
+KURA_MUST_CHECK int kura_c4gh_range_map(uint64_t size, uint64_t offset, uint64_t len,
+                                        struct kura_c4gh_range *ret);
+
+/* Output callback of the writer (cipher segments) and the reader (plaintext): 0, or a negative
+ * code that stops the stream and is returned by the call that fed it. data is valid for the
+ * call only (the reader's plaintext buffer is wiped when the reader is freed). */
+typedef int (*kura_c4gh_out_fn)(void *ctx, const uint8_t *data, size_t len);
+
+/* Streaming encryption: plaintext in arbitrary chunks, whole cipher segments out (one out call
+ * per segment, KURA_C4GH_CIPHER_SEGMENT_BYTES each but the last), the plaintext's SHA-256, size
+ * and segment count computed on the way. Errors are sticky: after a failure every call returns
+ * the first error. Opaque; free with kura_c4gh_writer_free. */
+struct kura_c4gh_writer;
+
+/* data_key must be fresh (kura_random), never used for another stream. Errors: -ENOMEM,
+ * KURA_ECRYPTO (OpenSSL), -errno (randomness). */
+KURA_MUST_CHECK int kura_c4gh_writer_new(const uint8_t data_key[KURA_C4GH_DATA_KEY_BYTES],
+                                         kura_c4gh_out_fn out, void *ctx,
+                                         struct kura_c4gh_writer **ret);
+/* Errors: those of out, KURA_ECRYPTO, KURA_EOVERFLOW, -EINVAL after finish. */
+KURA_MUST_CHECK int kura_c4gh_writer_write(struct kura_c4gh_writer *w, const void *data,
+                                           size_t len);
+/* Emits the last, partial segment and returns the summary (nothing is emitted for an empty
+ * file). Errors: as kura_c4gh_writer_write. */
+KURA_MUST_CHECK int kura_c4gh_writer_finish(struct kura_c4gh_writer *w,
+                                            struct kura_c4gh_summary *ret_summary);
+/* Wipes and frees; accepts NULL; returns NULL. */
+struct kura_c4gh_writer *kura_c4gh_writer_free(struct kura_c4gh_writer *w);
+void kura_c4gh_writer_freep(struct kura_c4gh_writer **w);
+
+struct kura_c4gh_reader_opts {
+    /* kura's summary of the stream: checks every nonce's position, the segment lengths and count
+     * and, when the whole file is read, size and SHA-256. NULL only for foreign standard files,
+     * which are checked by their AEAD tags alone (Crypt4GH v1 cannot tell a file cut at a
+     * segment boundary from a shorter one). */
+    const struct kura_c4gh_summary *expect;
+    /* From kura_c4gh_range_map: the caller feeds exactly range->cipher_len bytes starting at
+     * segment range->first_segment, and gets plaintext bytes [skip, skip + len) of them. NULL:
+     * the whole stream from segment 0. */
+    const struct kura_c4gh_range *range;
+};
+
+/* Streaming decryption: cipher bytes in arbitrary chunks, plaintext out, one segment at a time
+ * and only after its tag verified. Errors are sticky. Opaque; free with kura_c4gh_reader_free. */
+struct kura_c4gh_reader;
+
+/* opts may be NULL (a foreign file, whole). Errors: -ENOMEM, KURA_ECRYPTO (OpenSSL),
+ * KURA_ECORRUPT (expect is self-contradictory), -EINVAL (range outside expect). */
+KURA_MUST_CHECK int kura_c4gh_reader_new(const uint8_t data_key[KURA_C4GH_DATA_KEY_BYTES],
+                                         const struct kura_c4gh_reader_opts *opts,
+                                         kura_c4gh_out_fn out, void *ctx,
+                                         struct kura_c4gh_reader **ret);
+/* Errors: KURA_ECRYPTO (a segment failed authentication: wrong key or damaged), KURA_ECORRUPT
+ * (misplaced segment, more bytes than expected, empty segment), those of out. */
+KURA_MUST_CHECK int kura_c4gh_reader_feed(struct kura_c4gh_reader *r, const void *data, size_t len);
+/* Ends the stream: decrypts a final partial segment and runs the end checks. Errors: as
+ * kura_c4gh_reader_feed; KURA_ECORRUPT when segments are missing or size or SHA-256 differ. */
+KURA_MUST_CHECK int kura_c4gh_reader_finish(struct kura_c4gh_reader *r);
+/* Wipes and frees; accepts NULL; returns NULL. */
+struct kura_c4gh_reader *kura_c4gh_reader_free(struct kura_c4gh_reader *r);
+void kura_c4gh_reader_freep(struct kura_c4gh_reader **r);
+
+/* Whole standard .c4gh files (`kura export`, tests). kura_c4gh_encrypt_fd reads plaintext from
+ * in_fd to its end and writes header || segments to out_fd, for recipient_pk, with a fresh
+ * data key and writer_sk or an ephemeral key (NULL); ret_summary (may be NULL) gets the summary.
+ * kura_c4gh_decrypt_fd reads a .c4gh from in_fd (header from the file; as a foreign file, see
+ * kura_c4gh_reader_opts) and writes the plaintext to out_fd as it is verified, segment by
+ * segment: on failure out_fd holds a prefix, so write to a temporary file. Errors: -errno,
+ * those of the header and stream functions. */
+KURA_MUST_CHECK int kura_c4gh_encrypt_fd(int in_fd, int out_fd,
+                                         const uint8_t recipient_pk[KURA_C4GH_KEY_BYTES],
+                                         const uint8_t *writer_sk,
+                                         struct kura_c4gh_summary *ret_summary);
+KURA_MUST_CHECK int kura_c4gh_decrypt_fd(int in_fd, int out_fd,
+                                         const uint8_t reader_sk[KURA_C4GH_KEY_BYTES],
+                                         struct kura_buf *reterr_why);
+
+/* ---- incremental SHA-256 (hash.c) ---------------------------------------------------------- */
+
+/* For data that streams (file contents). Errors are sticky. */
+struct kura_sha256_ctx;
+
+/* Errors: -ENOMEM, KURA_ECRYPTO. Free with kura_sha256_ctx_free. */
+KURA_MUST_CHECK int kura_sha256_ctx_new(struct kura_sha256_ctx **ret);
+/* Errors: KURA_ECRYPTO, -EINVAL after final. */
+KURA_MUST_CHECK int kura_sha256_ctx_update(struct kura_sha256_ctx *c, const void *data, size_t len);
+/* Ends the hash (once). Errors: as update. */
+KURA_MUST_CHECK int kura_sha256_ctx_final(struct kura_sha256_ctx *c,
+                                          uint8_t out[KURA_SHA256_BYTES]);
+/* Accepts NULL; returns NULL. */
+struct kura_sha256_ctx *kura_sha256_ctx_free(struct kura_sha256_ctx *c);
+void kura_sha256_ctx_freep(struct kura_sha256_ctx **c);

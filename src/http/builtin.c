@@ -17,8 +17,8 @@ static int healthz(struct kura_req *r)
 }
 
 const struct kura_route kura_http_builtin_routes[] = {
-    {"GET", "/healthz", KURA_ROUTE_NO_AUDIT, 0, healthz, NULL},
-    {NULL, NULL, 0, 0, NULL, NULL},
+    {"GET", "/healthz", KURA_ROUTE_NO_AUDIT, 0, healthz, NULL, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 
 #ifdef KURA_TEST_HOOKS
@@ -132,11 +132,95 @@ static int hash_handler(struct kura_req *r)
     return kura_req_defer(r, KURA_POOL_HASH, hash_work, j, hash_done);
 }
 
+/* PUT /_test/sink: a streamed body (kura_req_set_body_sink), answered with its length and FNV-1a
+ * hash; "X-Test-Refuse: 1" refuses it from the headers, "X-Test-Fail-At: N" fails the sink once
+ * N bytes have arrived. GET /_test/stream?size=N[&fail_at=M]: a streamed response of N bytes of
+ * the pattern byte(i) = i % 251, aborted at byte M. */
+struct sink {
+    uint64_t bytes, fnv, fail_at;
+};
+
+static int sink_body(struct kura_req *r, const char *data, size_t len)
+{
+    struct sink *k = kura_req_data(r);
+    for (size_t i = 0; i < len; i++) {
+        k->fnv = (k->fnv ^ (uint8_t)data[i]) * 1099511628211ULL;
+    }
+    k->bytes += len;
+    return k->fail_at && k->bytes >= k->fail_at ? KURA_ECORRUPT : 0;
+}
+
+static int sink_begin(struct kura_req *r)
+{
+    const char *refuse = kura_req_header(r, "X-Test-Refuse");
+    const char *fail = kura_req_header(r, "X-Test-Fail-At");
+    struct sink *k = KURA_ARENA_NEW(r->info.arena, struct sink);
+    if (!k) {
+        return kura_arena_err(r->info.arena);
+    }
+    k->fnv = 14695981039346656037ULL;
+    if (fail && kura_parse_u64(fail, strlen(fail), UINT64_MAX, &k->fail_at) < 0) {
+        return KURA_EBADREQ;
+    }
+    if (refuse && strcmp(refuse, "1") == 0) {
+        return KURA_EFORBIDDEN;
+    }
+    kura_req_set_data(r, k);
+    kura_req_set_body_sink(r, sink_body);
+    return 0;
+}
+
+static int sink_end(struct kura_req *r)
+{
+    struct sink *k = kura_req_data(r);
+    char *body = kura_arena_printf(r->info.arena, "{\"bytes\":%llu,\"fnv\":\"%016llx\"}\n",
+                                   (unsigned long long)k->bytes, (unsigned long long)k->fnv);
+    return body ? kura_req_respond(r, 200, "application/json", body, strlen(body))
+                : kura_arena_err(r->info.arena);
+}
+
+struct pattern {
+    uint64_t fail_at;
+};
+
+static ssize_t pattern_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct pattern *p = cls;
+    if (p->fail_at && pos >= p->fail_at) {
+        return KURA_ECORRUPT;
+    }
+    for (size_t i = 0; i < max; i++) {
+        buf[i] = (char)((pos + i) % 251);
+    }
+    return (ssize_t)max;
+}
+
+static int stream_handler(struct kura_req *r)
+{
+    const char *size = NULL, *fail = NULL;
+    uint64_t n = 0, at = 0;
+    int e = kura_req_query(r, "size", &size);
+    e = e == 0 ? kura_req_query(r, "fail_at", &fail) : e;
+    if (e < 0 || !size || kura_parse_u64(size, strlen(size), UINT64_C(1) << 40, &n) < 0 ||
+        (fail && kura_parse_u64(fail, strlen(fail), UINT64_MAX, &at) < 0)) {
+        return KURA_EBADREQ;
+    }
+    struct pattern *p = kura_malloc(sizeof(*p));
+    if (!p) {
+        return -ENOMEM;
+    }
+    p->fail_at = at;
+    return kura_req_respond_stream(r, 200, "application/octet-stream", n, pattern_read, p,
+                                   kura_free);
+}
+
 const struct kura_route kura_http_test_routes[] = {
-    {"GET", "/_test/whoami", KURA_ROUTE_PREFIX, 0, whoami, "test.whoami"},
-    {"POST", "/_test/echo", 0, KURA_BODY_DEFAULT, echo, "test.echo"},
-    {"GET", "/_test/sleep", 0, 0, sleep_handler, "test.sleep"},
-    {"GET", "/_test/hash", 0, 0, hash_handler, "test.hash"},
-    {NULL, NULL, 0, 0, NULL, NULL},
+    {"GET", "/_test/whoami", KURA_ROUTE_PREFIX, 0, whoami, "test.whoami", NULL},
+    {"POST", "/_test/echo", 0, KURA_BODY_DEFAULT, echo, "test.echo", NULL},
+    {"GET", "/_test/sleep", 0, 0, sleep_handler, "test.sleep", NULL},
+    {"GET", "/_test/hash", 0, 0, hash_handler, "test.hash", NULL},
+    {"PUT", "/_test/sink", 0, UINT64_C(1) << 40, sink_end, "test.sink", sink_begin},
+    {"GET", "/_test/stream", 0, 0, stream_handler, "test.stream", NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 #endif

@@ -97,6 +97,9 @@ struct kura_req {
     const struct kura_route *route;
     uint64_t max_body;
     struct kura_buf body;
+    kura_body_fn sink; /* streams the body instead of body (routes with a begin callback) */
+    int sink_err;      /* the sink's first error: the answer once the body has ended */
+    uint64_t received; /* body bytes handed to the sink */
     struct resp_header *headers;
     kura_handler_fn resume;
     void *data; /* the handler's, see kura_req_set_data */

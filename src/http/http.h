@@ -86,6 +86,11 @@ struct kura_route {
     uint64_t max_body; /* largest body accepted; 0 means no body may be sent */
     kura_handler_fn handler;
     const char *action; /* audit action, "<area>.<verb>"; NULL: "http.request" */
+    /* Optional: called once the headers are complete, before any body byte is read. It may
+     * refuse (return an error, or respond: the answer goes out before the body, which is then
+     * read and dropped) or set a body sink (kura_req_set_body_sink) so that a large body streams
+     * through the handler instead of being held in memory. handler runs when the body ends. */
+    kura_handler_fn begin;
 };
 
 /* Route max_body meaning "the configured http.max_body_bytes". */
@@ -185,6 +190,24 @@ KURA_MUST_CHECK int kura_req_set_action(struct kura_req *r, const char *action);
 KURA_MUST_CHECK int kura_req_set_object(struct kura_req *r, const char *object);
 /* Adds name=value to the audit record's detail (copied). */
 KURA_MUST_CHECK int kura_req_audit_detail(struct kura_req *r, const char *name, const char *value);
+
+/* Streams the body of a route with a begin callback: fn gets each piece as it arrives, on the
+ * connection's thread (keep it short: no fsync). A negative result stops the body: the rest is
+ * read and dropped (up to KURA_HTTP_DISCARD_MAX, then the connection is closed) and the request
+ * is answered with that error; the route's handler is not called. */
+typedef int (*kura_body_fn)(struct kura_req *r, const char *data, size_t len);
+void kura_req_set_body_sink(struct kura_req *r, kura_body_fn fn);
+
+/* A response body produced while it is sent: fn(cls, pos, buf, max) fills buf with up to max
+ * bytes at offset pos of the body and returns how many (> 0), or a negative code, which aborts
+ * the response mid-way (the connection is closed, so the client sees a short body rather than a
+ * wrong one). free_cls(cls) runs when the response is done with, sent or not. size is the body
+ * length (Content-Length). */
+typedef ssize_t (*kura_stream_fn)(void *cls, uint64_t pos, char *buf, size_t max);
+KURA_MUST_CHECK int kura_req_respond_stream(struct kura_req *r, unsigned status,
+                                            const char *content_type, uint64_t size,
+                                            kura_stream_fn fn, void *cls,
+                                            void (*free_cls)(void *cls));
 
 /* A handler's own per-request state (usually arena memory), kept across kura_req_defer. */
 void kura_req_set_data(struct kura_req *r, void *data);

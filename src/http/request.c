@@ -381,10 +381,21 @@ static enum MHD_Result on_headers(struct kura_req *r, const char *method, const 
         r->close = true;
         ret = KURA_EBUSY;
     }
-    if (ret < 0) {
+    if (ret == 0 && r->route->begin) {
+        ret = r->route->begin(r);
+        if (ret >= 0 && r->state != REQ_READY && ret != KURA_DISP_SUSPEND) {
+            return MHD_YES; /* go on with the body */
+        }
+    }
+    if (ret < 0 || r->state == REQ_READY) {
         return finish(r, ret, true);
     }
     return MHD_YES;
+}
+
+void kura_req_set_body_sink(struct kura_req *r, kura_body_fn fn)
+{
+    r->sink = fn;
 }
 
 /* A chunked body can outgrow its limit only while it arrives, and libmicrohttpd 0.9.75 accepts
@@ -396,7 +407,15 @@ static enum MHD_Result on_body(struct kura_req *r, const char *data, size_t *siz
     if (r->cs) {
         conns_add_body_bytes(r->cs, *size);
     }
-    if (!r->discarding) {
+    if (!r->discarding && r->sink) {
+        r->sink_err = r->sink(r, data, *size);
+        r->discarding = r->sink_err < 0;
+        r->received += *size;
+        if (!r->discarding && r->received > r->max_body) {
+            r->sink_err = KURA_EBODYLARGE; /* chunked: no Content-Length promised a limit */
+            r->discarding = true;
+        }
+    } else if (!r->discarding) {
         kura_buf_add(&r->body, data, *size);
         r->discarding = kura_buf_err(&r->body) != 0;
     }
@@ -418,7 +437,7 @@ static enum MHD_Result dispatch(struct kura_req *r)
     }
     if (r->discarding) {
         r->close = true;
-        int err = kura_buf_err(&r->body);
+        int err = r->sink_err < 0 ? r->sink_err : kura_buf_err(&r->body);
         return finish(r, err == KURA_ETOOBIG ? KURA_EBODYLARGE : err, false);
     }
     r->info.body = kura_buf_str(&r->body);

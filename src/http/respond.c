@@ -51,6 +51,9 @@ static bool add_security_headers(struct kura_req *r, struct MHD_Response *resp)
     return ok;
 }
 
+static int ready(struct kura_req *r, struct MHD_Response *resp, unsigned status,
+                 const char *content_type, uint64_t len);
+
 int kura_req_respond(struct kura_req *r, unsigned status, const char *content_type,
                      const void *body, size_t len)
 {
@@ -62,6 +65,56 @@ int kura_req_respond(struct kura_req *r, unsigned status, const char *content_ty
     if (!resp) {
         return -ENOMEM;
     }
+    return ready(r, resp, status, content_type, len);
+}
+
+struct stream {
+    kura_stream_fn fn;
+    void *cls;
+    void (*free_cls)(void *cls);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *st = cls;
+    ssize_t n = st->fn(st->cls, pos, buf, max);
+    return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *st = cls;
+    if (st->free_cls) {
+        st->free_cls(st->cls);
+    }
+    kura_free(st);
+}
+
+int kura_req_respond_stream(struct kura_req *r, unsigned status, const char *content_type,
+                            uint64_t size, kura_stream_fn fn, void *cls,
+                            void (*free_cls)(void *cls))
+{
+    struct stream *st = r->state >= REQ_READY ? NULL : kura_malloc(sizeof(*st));
+    if (!st) {
+        if (free_cls) {
+            free_cls(cls);
+        }
+        return r->state >= REQ_READY ? KURA_EINTERNAL : -ENOMEM;
+    }
+    *st = (struct stream){fn, cls, free_cls};
+    /* 64 KiB: one Crypt4GH segment per call, and TLS records of the largest size. */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(size, 64 * 1024, stream_read, st, stream_free);
+    if (!resp) {
+        stream_free(st);
+        return -ENOMEM;
+    }
+    return ready(r, resp, status, content_type, size);
+}
+
+static int ready(struct kura_req *r, struct MHD_Response *resp, unsigned status,
+                 const char *content_type, uint64_t len)
+{
     bool ok = add_security_headers(r, resp);
     if (content_type) {
         ok &= add(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
@@ -80,7 +133,7 @@ int kura_req_respond(struct kura_req *r, unsigned status, const char *content_ty
     r->ready = resp;
     r->state = REQ_READY;
     r->status = status;
-    r->resp_bytes = len;
+    r->resp_bytes = (size_t)len;
     return 0;
 }
 
@@ -141,7 +194,7 @@ enum MHD_Result http_deliver(struct kura_req *r, bool early)
         .object = r->target_err     ? r->raw_copy
                   : r->audit_object ? r->audit_object
                                     : r->info.path,
-        .bytes = r->info.body.len + r->resp_bytes,
+        .bytes = r->info.body.len + r->received + r->resp_bytes,
         .result = result_of(r->status),
         .reason = r->audit_reason ? r->audit_reason
                   : r->error      ? kura_err_name(r->error)
