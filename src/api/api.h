@@ -21,9 +21,12 @@
 #define KURA_API_BODY_MAX 8192 /* bytes of a JSON request body */
 
 /* What the handlers share (kura_http_opts.app). */
+struct kura_store;
 struct kura_api {
     struct kura_auth_service *auth;
     struct kura_audit *audit; /* for the events of changes a request made (lock, ...) */
+    struct kura_store *store; /* files and folders (WebDAV) */
+    const struct kura_conf *conf;
 };
 
 extern const struct kura_route kura_api_routes[];       /* session.c */

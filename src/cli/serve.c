@@ -22,13 +22,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blob/blob.h"
 #include "conf/conf.h"
 #include "crypto/crypto.h"
 #include "ctl/ctl.h"
+#include "dav/dav.h"
 #include "http/http.h"
 #include "mail/mail.h"
 #include "kura-config.h"
 #include "meta/meta.h"
+#include "store/store.h"
 
 #define SWEEP_INTERVAL_MS 250
 
@@ -50,6 +53,8 @@ struct server {
     char *cert_pem;
     int64_t started_ms;
     struct cli_identity identity;
+    struct kura_blob *blob;
+    struct kura_store *store;
 };
 
 static void maintenance(struct server *s);
@@ -241,6 +246,7 @@ static int start_http(struct server *s, struct kura_buf *err)
                                                       kura_api_routes,
                                                       kura_api_me_routes,
                                                       kura_api_admin_routes,
+                                                      kura_dav_routes,
 #ifdef KURA_TEST_HOOKS
                                                       kura_http_test_routes,
 #endif
@@ -408,6 +414,8 @@ static void server_release(struct server *s)
 {
     s->ctl = kura_ctl_server_stop(s->ctl);
     s->http = kura_http_stop(s->http);
+    s->store = kura_store_free(s->store);
+    s->blob = kura_blob_close(s->blob);
     cli_identity_stop(&s->identity);
     record_stop(s, 0);
     cli_followers_stop(&s->followers);
@@ -420,6 +428,54 @@ static void server_release(struct server *s)
     s->lock = kura_ctl_lock_release(s->lock);
     s->conf = kura_conf_free(s->conf);
     kura_closep(&s->datafd);
+}
+
+static int blob_referenced(void *ctx, const char *id, bool *ret)
+{
+    return kura_meta_blob_referenced(ctx, id, ret);
+}
+
+/* What a crash left: uploads that never finished (tmp/) and blobs whose metadata transaction
+ * never committed. At start nothing else writes (the data folder's lock is ours), so no age
+ * margin is needed. */
+static int collect_orphans(struct server *s)
+{
+    struct kura_blob_gc tmp = {0}, blobs = {0};
+    int r = kura_blob_collect_tmp(s->blob, 0, &tmp);
+    r = r == 0 ? kura_blob_collect(s->blob, blob_referenced, s->meta, 0, &blobs) : r;
+    if (r == 0 && (tmp.removed || blobs.removed)) {
+        char t[KURA_NUM_STR_MAX], b[KURA_NUM_STR_MAX];
+        kura_log(KURA_LOG_WARN, "orphans_collected", "uploads", kura_fmt_u64(t, tmp.removed),
+                 "blobs", kura_fmt_u64(b, blobs.removed), NULL);
+    }
+    return r;
+}
+
+/* The file store: blobs/ and tmp/ in the data folder, headers to the keyring's Crypt4GH key. */
+static int start_store(struct server *s, struct kura_buf *err)
+{
+    const uint8_t *pk = kura_keyring_c4gh_public_key(s->keys);
+    uint8_t h[KURA_SHA256_BYTES];
+    char key_id[2 * 8 + 6] = "c4gh:";
+    int r = kura_sha256(h, pk, KURA_C4GH_KEY_BYTES);
+    kura_hex_encode(key_id + 5, h, 8);
+    r = r == 0 ? kura_blob_fs_open(s->datafd, &s->blob) : r;
+    r = r == 0 ? collect_orphans(s) : r;
+    const struct kura_store_opts o = {.meta = s->meta,
+                                      .blob = s->blob,
+                                      .audit = s->audit,
+                                      .c4gh_sk = kura_keyring_c4gh_secret_key(s->keys),
+                                      .c4gh_pk = pk,
+                                      .key_id = key_id,
+                                      .versions_keep = (uint32_t)s->conf->store.versions_keep,
+                                      .default_quota = s->conf->store.quota_mb << 20};
+    r = r == 0 ? kura_store_new(&o, &s->store) : r;
+    if (r < 0) {
+        kura_buf_addf(err, "cannot open the file store: %s", kura_strerror(r));
+    }
+    s->identity.api.store = s->store;
+    s->identity.api.conf = s->conf;
+    return r;
 }
 
 /* The outgoing mail spool (DATA/spool) and its sender. */
@@ -515,6 +571,9 @@ static int start(struct server *s, const char *listen, struct kura_buf *err)
         /* The followers read the log through their own descriptor (audit_dirfd). */
         struct cli_maint m = maint_of(s);
         r = cli_followers_start(&s->followers, &m, err);
+    }
+    if (r == 0) {
+        r = start_store(s, err);
     }
     if (r == 0) {
         r = start_http(s, err);

@@ -141,6 +141,12 @@ struct kura_conf {
         char *override_reason; /* "" or why a configuration failing the lint may still run */
     } compliance;
     struct {
+        uint64_t versions_keep;    /* earlier versions kept per file */
+        uint64_t trash_days;       /* how long deleted files stay restorable */
+        uint64_t quota_mb;         /* a new personal space's quota (0: none) */
+        uint64_t lock_max_seconds; /* longest WebDAV lock */
+    } store;
+    struct {
         uint64_t idle_minutes;      /* a session unused this long ends (NBDC: 15) */
         uint64_t absolute_hours;    /* a session ends this long after login, used or not */
         uint64_t elevation_minutes; /* an elevation (re-entered TOTP) lasts this long */

@@ -305,6 +305,16 @@ const struct conf_key kura_conf_keys[] = {
      valid_proxies, "empty, or comma-separated addresses and ranges (CIDR), at most 64",
      "Sources whose failed logins are not throttled by address (the login ID's back-off and the "
      "account lockout still apply)"},
+    /* [store] */
+    {"store", "versions_keep", UINT(store, versions_keep), "10", 0, 1000, NULL, NULL, NULL, NULL,
+     "Earlier versions kept of every file when it is overwritten (the oldest beyond go)"},
+    {"store", "trash_days", UINT(store, trash_days), "30", 0, 3650, "days", NULL, NULL, NULL,
+     "Deleted files stay restorable in the trash this long, then are purged (crypto-shredded)"},
+    {"store", "quota_mb", UINT(store, quota_mb), "0", 0, UINT64_C(1) << 40, "MiB", NULL, NULL, NULL,
+     "Quota of a new personal space in MiB, versions and trash included (0: no limit); 507 "
+     "Insufficient Storage beyond it"},
+    {"store", "lock_max_seconds", UINT(store, lock_max_seconds), "3600", 1, 604800, "seconds", NULL,
+     NULL, NULL, "Longest WebDAV lock a client may take or refresh (Timeout header capped)"},
     /* [compliance] */
     {"compliance", "override_reason", STR(compliance, override_reason), "", 0, 0, NULL, NULL,
      valid_opt_reason, "empty, or text of at most 1000 bytes",

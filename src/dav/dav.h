@@ -57,6 +57,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "http/http.h" /* struct kura_route, for the routes only */
 
 /* ==== limits ================================================================================ */
 
@@ -451,3 +452,8 @@ KURA_MUST_CHECK int kura_dav_parse_oc_checksum(const char *v, size_t len,
  * SHA-256, SHA-512 (case-insensitive; others skipped); padded, canonical base64. Errors as
  * kura_dav_parse_oc_checksum. */
 KURA_MUST_CHECK int kura_dav_parse_digest(const char *v, size_t len, struct kura_dav_digests *ret);
+
+/* ==== the routes (serve.c) ================================================================== */
+
+/* Every WebDAV method under /dav (kura_http_opts.app is a struct kura_api with a store). */
+extern const struct kura_route kura_dav_routes[];

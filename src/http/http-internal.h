@@ -100,6 +100,8 @@ struct kura_req {
     kura_body_fn sink; /* streams the body instead of body (routes with a begin callback) */
     int sink_err;      /* the sink's first error: the answer once the body has ended */
     uint64_t received; /* body bytes handed to the sink */
+    void (*on_done)(void *arg);
+    void *on_done_arg;
     struct resp_header *headers;
     kura_handler_fn resume;
     void *data; /* the handler's, see kura_req_set_data */

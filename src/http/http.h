@@ -202,12 +202,17 @@ void kura_req_set_body_sink(struct kura_req *r, kura_body_fn fn);
  * bytes at offset pos of the body and returns how many (> 0), or a negative code, which aborts
  * the response mid-way (the connection is closed, so the client sees a short body rather than a
  * wrong one). free_cls(cls) runs when the response is done with, sent or not. size is the body
- * length (Content-Length). */
+ * length (Content-Length). fn may be NULL for a body that is never sent (HEAD, or size 0). */
 typedef ssize_t (*kura_stream_fn)(void *cls, uint64_t pos, char *buf, size_t max);
 KURA_MUST_CHECK int kura_req_respond_stream(struct kura_req *r, unsigned status,
                                             const char *content_type, uint64_t size,
                                             kura_stream_fn fn, void *cls,
                                             void (*free_cls)(void *cls));
+
+/* fn(arg) runs when the request ends, answered or not (a client that went away mid-upload):
+ * where a handler releases what it holds outside the arena. One per request; the last call
+ * wins. Runs on the connection's thread. */
+void kura_req_on_done(struct kura_req *r, void (*fn)(void *arg), void *arg);
 
 /* A handler's own per-request state (usually arena memory), kept across kura_req_defer. */
 void kura_req_set_data(struct kura_req *r, void *data);

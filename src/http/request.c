@@ -398,6 +398,12 @@ void kura_req_set_body_sink(struct kura_req *r, kura_body_fn fn)
     r->sink = fn;
 }
 
+void kura_req_on_done(struct kura_req *r, void (*fn)(void *arg), void *arg)
+{
+    r->on_done = fn;
+    r->on_done_arg = arg;
+}
+
 /* A chunked body can outgrow its limit only while it arrives, and libmicrohttpd 0.9.75 accepts
  * a response only before the body or after all of it. So the rest is read and dropped, up to
  * KURA_HTTP_DISCARD_MAX bytes, and the 413 goes out when the body ends; a client that keeps
@@ -507,6 +513,9 @@ void http_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     if (r->ready) {
         MHD_destroy_response(r->ready); /* the connection ended before it could be sent */
+    }
+    if (r->on_done) {
+        r->on_done(r->on_done_arg);
     }
     kura_buf_release(&r->body);
     json_decref(r->audit_detail);

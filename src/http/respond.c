@@ -77,7 +77,7 @@ struct stream {
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *st = cls;
-    ssize_t n = st->fn(st->cls, pos, buf, max);
+    ssize_t n = st->fn ? st->fn(st->cls, pos, buf, max) : KURA_EINTERNAL;
     return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 

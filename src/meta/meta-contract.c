@@ -744,5 +744,6 @@ int meta_contract_run(const struct meta_contract_fixture *f)
     char name[64];
     (void)snprintf(name, sizeof(name), "meta-contract-%s", f->backend);
     int failed = _cmocka_run_group_tests(name, tests, KURA_ARRAY_SIZE(tests), NULL, NULL);
-    return failed + meta_contract_identity_run(f);
+    failed += meta_contract_identity_run(f);
+    return failed + meta_contract_store_run(f);
 }

@@ -29,3 +29,6 @@ int meta_contract_run(const struct meta_contract_fixture *f);
 
 /* The identity part of the suite (meta-contract-identity.c); meta_contract_run runs it too. */
 int meta_contract_identity_run(const struct meta_contract_fixture *f);
+
+/* The file-store part of the suite (meta-contract-store.c); meta_contract_run runs it too. */
+int meta_contract_store_run(const struct meta_contract_fixture *f);

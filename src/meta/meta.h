@@ -57,8 +57,8 @@
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
-#define KURA_META_SCHEMA_LATEST 8u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 6u   /* struct kura_meta_ops layout */
+#define KURA_META_SCHEMA_LATEST 9u /* schema version this binary writes */
+#define KURA_META_OPS_VERSION 7u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -285,6 +285,101 @@ struct kura_break_glass {
 };
 typedef int (*kura_account_fn)(void *ctx, const struct kura_account *a);
 
+/* ---- the file store (schema version 9; only the store area calls these) -------------------
+ *
+ * Spaces hold trees of nodes (folders and files). Every node keeps its full path inside its
+ * space (denormalised, NFC, '/'-separated, "" for the root) beside its parent id, so WebDAV's
+ * path lookups are one indexed query and a folder move rewrites its descendants' paths in one
+ * statement. Among live nodes (not in the trash) a path is unique per space. A file's content
+ * is a list of versions; each version is one Crypt4GH segment stream in the blob store plus its
+ * header (the file key, encrypted to a server key) here. Destroying the header destroys the
+ * content (crypto-shredding): with secure_delete the bytes leave the main file at once, and
+ * kura_meta_checkpoint removes them from the -wal file. */
+
+#define KURA_META_PATH_MAX 4096u        /* bytes of a node path */
+#define KURA_META_NAME_MAX 255u         /* bytes of one name */
+#define KURA_META_ETAG_MAX 40u          /* bytes of an entity tag (without quotes) */
+#define KURA_META_C4GH_HEADER_MAX 4096u /* bytes of a stored Crypt4GH header */
+#define KURA_META_KEY_ID_MAX 64u        /* bytes of a server key id (hex fingerprint) */
+#define KURA_META_BLOB_ID_MAX 64u       /* bytes of a blob id */
+#define KURA_META_PROP_VALUE_MAX 65536u /* bytes of a dead property's XML value */
+#define KURA_META_LOCK_TOKEN_MAX 64u    /* bytes of a lock token ("urn:uuid:" + 36) */
+#define KURA_META_PROP_NS_MAX 1024u     /* bytes of a dead property's namespace URI */
+#define KURA_META_PROP_NAME_MAX 255u    /* bytes of a dead property's local name */
+#define KURA_META_LOCK_OWNER_MAX 4096u  /* bytes of a lock's <D:owner> fragment */
+
+enum kura_space_kind { KURA_SPACE_PERSONAL = 1, KURA_SPACE_DATASET = 2 };
+
+struct kura_space {
+    uint64_t id;
+    enum kura_space_kind kind;
+    char owner[KURA_META_ID_MAX + 1]; /* personal: the account ID; dataset: the dataset ID */
+    uint64_t root;                    /* the root folder's node id */
+    uint64_t quota_bytes;             /* 0: no limit */
+    uint64_t used_bytes;              /* plaintext bytes of every stored version, trash included */
+    int64_t created_at;
+};
+
+struct kura_node {
+    uint64_t id, space;
+    uint64_t parent;                   /* 0 for the root */
+    char path[KURA_META_PATH_MAX + 1]; /* "" for the root, else "a/b/c"; see kura_node_name */
+    bool folder;
+    uint64_t version;                  /* files: the current version's id (0: none yet) */
+    uint64_t size;                     /* files: the current version's size */
+    uint8_t sha256[32];                /* files: the current version's plaintext SHA-256 */
+    int64_t created_at, mtime;         /* ms; mtime may be set by clients (X-OC-Mtime) */
+    char etag[KURA_META_ETAG_MAX + 1]; /* changes with content, and for folders beneath */
+    int64_t trashed_at;                /* 0: live; else in the trash since then */
+    char trashed_by[KURA_META_ACTOR_MAX + 1];
+};
+typedef int (*kura_node_fn)(void *ctx, const struct kura_node *n);
+/* The node's own name: the part of its path after the last '/' ("" for the root). */
+static inline const char *kura_node_name(const struct kura_node *n)
+{
+    const char *slash = __builtin_strrchr(n->path, '/');
+    return slash ? slash + 1 : n->path;
+}
+
+struct kura_version {
+    uint64_t id, node;
+    char blob[KURA_META_BLOB_ID_MAX + 1];
+    uint8_t header[KURA_META_C4GH_HEADER_MAX]; /* header_len 0: shredded */
+    size_t header_len;
+    char key_id[KURA_META_KEY_ID_MAX + 1]; /* the server key the header is encrypted to */
+    uint64_t size, segments;
+    uint8_t sha256[32];
+    uint8_t nonce_prefix[4]; /* binds each segment to its position (crypto.h) */
+    int64_t created_at;
+    char created_by[KURA_META_ACTOR_MAX + 1];
+    int64_t corrupt_at; /* 0: never found damaged */
+};
+typedef int (*kura_version_fn)(void *ctx, const struct kura_version *v);
+
+/* A WebDAV dead property: (namespace URI, local name) -> XML fragment, as PROPPATCH stored it. */
+struct kura_prop {
+    const char *ns, *name, *value; /* borrowed for the callback's duration */
+};
+typedef int (*kura_prop_fn)(void *ctx, const struct kura_prop *p);
+
+enum kura_lock_scope { KURA_LOCK_EXCLUSIVE = 1, KURA_LOCK_SHARED = 2 };
+/* A WebDAV write lock on a path of a space (which need not exist: a lock on an unmapped URL
+ * reserves it). */
+struct kura_lock {
+    char token[KURA_META_LOCK_TOKEN_MAX + 1];
+    uint64_t space;
+    char path[KURA_META_PATH_MAX + 1];
+    bool infinite; /* Depth: infinity (else 0) */
+    enum kura_lock_scope scope;
+    char owner[KURA_META_ID_MAX + 1]; /* the account that holds it */
+    const char *owner_xml;            /* the client's <D:owner> fragment; may be NULL */
+    int64_t created_at, expires_at;   /* expired when expires_at <= now */
+};
+typedef int (*kura_lock_fn)(void *ctx, const struct kura_lock *l);
+/* Frees owner_xml of a record filled by kura_meta_lock_get and zeroes the record; accepts a
+ * zeroed one. (Records passed to callbacks or to kura_meta_lock_create are borrowed.) */
+void kura_lock_release(struct kura_lock *l);
+
 /* A backend. Fields after `name` are called only through the kura_meta_* wrappers below, which
  * document their contracts; a backend implements exactly those contracts (the contract suite in
  * meta-contract.c checks them). `version` is KURA_META_OPS_VERSION of the layout the backend was
@@ -365,6 +460,54 @@ struct kura_meta_ops {
     int (*source_failed)(struct kura_meta *m, const char *id, const char *source,
                          uint32_t threshold, int64_t now, int64_t lock_ms, bool *ret_locked_now);
     int (*source_clear)(struct kura_meta *m, const char *id, const char *source);
+    /* version 7: the file store (schema 9); see the kura_meta_space_* ... wrappers below */
+    int (*space_personal)(struct kura_meta *m, const char *account, uint64_t quota, int64_t now,
+                          struct kura_space *ret);
+    int (*space_get)(struct kura_meta *m, uint64_t id, struct kura_space *ret);
+    int (*space_charge)(struct kura_meta *m, uint64_t id, int64_t delta);
+    int (*space_set_quota)(struct kura_meta *m, uint64_t id, uint64_t quota);
+    int (*node_get)(struct kura_meta *m, uint64_t id, struct kura_node *ret);
+    int (*node_lookup)(struct kura_meta *m, uint64_t space, const char *path,
+                       struct kura_node *ret);
+    int (*node_children)(struct kura_meta *m, uint64_t folder, kura_node_fn fn, void *ctx);
+    int (*node_create)(struct kura_meta *m, const struct kura_node *n, uint64_t *ret_id);
+    int (*node_set_content)(struct kura_meta *m, uint64_t id, uint64_t version, uint64_t size,
+                            const uint8_t sha256[32], int64_t mtime);
+    int (*node_move)(struct kura_meta *m, uint64_t id, const char *new_path);
+    int (*node_set_mtime)(struct kura_meta *m, uint64_t id, int64_t mtime);
+    int (*node_trash)(struct kura_meta *m, uint64_t id, const char *by, int64_t at);
+    int (*node_restore)(struct kura_meta *m, uint64_t id, const char *new_path);
+    int (*trash_list)(struct kura_meta *m, uint64_t space, kura_node_fn fn, void *ctx);
+    int (*trash_expired)(struct kura_meta *m, int64_t before, kura_node_fn fn, void *ctx);
+    int (*node_subtree)(struct kura_meta *m, uint64_t id, kura_node_fn fn, void *ctx);
+    int (*node_remove)(struct kura_meta *m, uint64_t id);
+    int (*version_add)(struct kura_meta *m, const struct kura_version *v, uint64_t *ret_id);
+    int (*version_get)(struct kura_meta *m, uint64_t id, struct kura_version *ret);
+    int (*version_list)(struct kura_meta *m, uint64_t node, kura_version_fn fn, void *ctx);
+    int (*version_remove)(struct kura_meta *m, uint64_t id);
+    int (*version_set_header)(struct kura_meta *m, uint64_t id, const uint8_t *header, size_t len,
+                              const char *key_id);
+    int (*versions_by_key)(struct kura_meta *m, const char *key_id, uint64_t after, uint32_t limit,
+                           kura_version_fn fn, void *ctx);
+    int (*versions_all)(struct kura_meta *m, uint64_t after, uint32_t limit, kura_version_fn fn,
+                        void *ctx);
+    int (*version_flag_corrupt)(struct kura_meta *m, uint64_t id, int64_t at);
+    int (*blob_referenced)(struct kura_meta *m, const char *blob, bool *ret);
+    int (*prop_set)(struct kura_meta *m, uint64_t node, const char *ns, const char *name,
+                    const char *value);
+    int (*prop_remove)(struct kura_meta *m, uint64_t node, const char *ns, const char *name);
+    int (*prop_get)(struct kura_meta *m, uint64_t node, const char *ns, const char *name,
+                    char **ret_value);
+    int (*prop_list)(struct kura_meta *m, uint64_t node, kura_prop_fn fn, void *ctx);
+    int (*prop_copy)(struct kura_meta *m, uint64_t from, uint64_t to);
+    int (*lock_create)(struct kura_meta *m, const struct kura_lock *l);
+    int (*lock_get)(struct kura_meta *m, const char *token, int64_t now, struct kura_lock *ret);
+    int (*lock_covering)(struct kura_meta *m, uint64_t space, const char *path, bool descendants,
+                         int64_t now, kura_lock_fn fn, void *ctx);
+    int (*lock_refresh)(struct kura_meta *m, const char *token, int64_t expires_at);
+    int (*lock_remove)(struct kura_meta *m, const char *token);
+    int (*lock_prune)(struct kura_meta *m, int64_t now, uint64_t *ret_pruned);
+    int (*checkpoint)(struct kura_meta *m);
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -580,3 +723,180 @@ KURA_MUST_CHECK int kura_meta_source_failed(struct kura_meta *m, const char *id,
                                             uint32_t threshold, int64_t now, int64_t lock_ms,
                                             bool *ret_locked_now);
 KURA_MUST_CHECK int kura_meta_source_clear(struct kura_meta *m, const char *id, const char *source);
+
+/* ---- the file store (see the types above) ------------------------------------------------- */
+/* Common rules for every function below:
+ *  - Ids are 1..INT64_MAX (-EINVAL otherwise: no row can have such an id). Sizes, quotas and
+ *    counts fit in an int64_t (-EINVAL above INT64_MAX); times are ms >= 0 (-EINVAL).
+ *  - Paths are checked before any backend sees them: at most KURA_META_PATH_MAX bytes and
+ *    segments of at most KURA_META_NAME_MAX bytes (KURA_ETOOBIG), valid UTF-8 without control
+ *    bytes, no leading or trailing '/', no empty, "." or ".." segment (-EINVAL). Whether a name
+ *    is acceptable beyond that (NFC, forbidden characters) is the store area's rule
+ *    (kura_path_normalize); meta only guarantees that no stored path can be ambiguous. "" is
+ *    the root and is accepted only where a function says so.
+ *  - Other text (actors, key and blob ids, lock tokens, property names) is checked like
+ *    account IDs; XML fragments (property values, owner_xml) may contain tab, LF and CR, no
+ *    other control byte.
+ *  - "Live" means not in the trash. An id that names no node (or, where a live node is needed,
+ *    a trashed one) is KURA_ENOTFOUND.
+ *  - Listing functions call fn once per row, in the documented order, with the store locked
+ *    (other threads wait): fn may read the store but must not change it (collect ids, act after
+ *    the call returns). A non-zero return of fn stops the listing and is returned.
+ *  - Etags are made by the backend: "<node id hex>-<change counter hex>" (without quotes), the
+ *    counter being per database and persistent, so each refresh gives a value the node never
+ *    had. "Fresh etags up the tree" means: on the node and on every ancestor up to the root, so
+ *    that a folder's etag changes whenever anything beneath it changes (sync clients rely on
+ *    it). Each function says which etags it refreshes; others refresh none.
+ *  - Each function is atomic (one transaction, nested in the caller's when there is one). */
+
+/* The personal space of an account, created (with its root folder) on first use with the given
+ * quota (0: no limit); an existing space is returned as it is (quota is only the initial value).
+ * KURA_ENOTFOUND: no such account. */
+KURA_MUST_CHECK int kura_meta_space_personal(struct kura_meta *m, const char *account,
+                                             uint64_t quota, int64_t now, struct kura_space *ret);
+KURA_MUST_CHECK int kura_meta_space_get(struct kura_meta *m, uint64_t id, struct kura_space *ret);
+/* Adds delta (may be negative) to used_bytes, in one conditional statement (atomic against
+ * concurrent charges, other processes included). A positive delta that would take used_bytes
+ * past a non-zero quota (or past INT64_MAX) changes nothing and returns KURA_EQUOTA; reaching the
+ * quota exactly is fine. A negative delta larger than used_bytes clamps it at 0 rather than
+ * failing: a purge must always be able to release its bytes, even after an accounting error.
+ * KURA_ENOTFOUND: no such space. */
+KURA_MUST_CHECK int kura_meta_space_charge(struct kura_meta *m, uint64_t id, int64_t delta);
+/* Sets the quota (0: no limit; lowering it below used_bytes is allowed and only refuses further
+ * positive charges). KURA_ENOTFOUND: no such space. */
+KURA_MUST_CHECK int kura_meta_space_set_quota(struct kura_meta *m, uint64_t id, uint64_t quota);
+
+/* Nodes. get: by id, live or trashed. lookup: the live node at path ("" the root).
+ * KURA_ENOTFOUND when absent (an unknown space included). */
+KURA_MUST_CHECK int kura_meta_node_get(struct kura_meta *m, uint64_t id, struct kura_node *ret);
+KURA_MUST_CHECK int kura_meta_node_lookup(struct kura_meta *m, uint64_t space, const char *path,
+                                          struct kura_node *ret);
+/* The live children of a folder, ordered by name (bytewise); none for a trashed folder.
+ * KURA_ENOTFOUND: no such node; -ENOTDIR: a file. */
+KURA_MUST_CHECK int kura_meta_node_children(struct kura_meta *m, uint64_t folder, kura_node_fn fn,
+                                            void *ctx);
+/* Creates a live node from n (space, path, folder, mtime, created_at; the other fields are
+ * ignored; path is not ""). KURA_ENOTFOUND: no such space; the parent is looked up from the
+ * path and must be a live folder of the same space, else KURA_ECONFLICT; a live node at the
+ * path: KURA_EEXIST. Sets a fresh etag on it and on every ancestor. */
+KURA_MUST_CHECK int kura_meta_node_create(struct kura_meta *m, const struct kura_node *n,
+                                          uint64_t *ret_id);
+/* A live file's new current version (version, size, sha256, mtime): fresh etags up the tree.
+ * -EISDIR: a folder; -EINVAL: version is not a version of this file, or its size or sha256
+ * differ from the arguments. */
+KURA_MUST_CHECK int kura_meta_node_set_content(struct kura_meta *m, uint64_t id, uint64_t version,
+                                               uint64_t size, const uint8_t sha256[32],
+                                               int64_t mtime);
+/* Moves or renames a live node (and its live subtree: descendants' paths are rewritten) to
+ * new_path in the same space: the new parent must be a live folder (KURA_ECONFLICT), new_path
+ * free (KURA_EEXIST), and neither the node's own path nor inside the node itself (-EINVAL); a
+ * descendant's path would pass KURA_META_PATH_MAX: KURA_ETOOBIG. The root cannot be moved
+ * (-EINVAL). Fresh etags for the node and both sets of ancestors. */
+KURA_MUST_CHECK int kura_meta_node_move(struct kura_meta *m, uint64_t id, const char *new_path);
+/* Sets a live node's mtime (client-supplied) without touching any etag: it is called after the
+ * change that already refreshed them (a PUT with X-OC-Mtime, a PROPPATCH). */
+KURA_MUST_CHECK int kura_meta_node_set_mtime(struct kura_meta *m, uint64_t id, int64_t mtime);
+/* Moves a live node and its live subtree into the trash (by: the actor, as in the ledger; at >
+ * 0): it leaves the live tree (its path is free again; the trashed nodes keep their old paths
+ * and get trashed_at / trashed_by); ancestors get fresh etags. The root cannot be trashed
+ * (-EINVAL). restore: takes a trashed node (a top node of the trash, or one inside a trashed
+ * folder) and its trashed subtree back into the live tree at new_path (descendants' paths
+ * rewritten); errors as node_move, and KURA_ENOTFOUND unless id is in the trash. Fresh etags
+ * for the node and its new ancestors. */
+KURA_MUST_CHECK int kura_meta_node_trash(struct kura_meta *m, uint64_t id, const char *by,
+                                         int64_t at);
+KURA_MUST_CHECK int kura_meta_node_restore(struct kura_meta *m, uint64_t id, const char *new_path);
+/* The top nodes of the trash (each trashed subtree once, not its descendants) of a space
+ * (trash_list; nothing for an unknown space), or of every space trashed before `before`
+ * (trash_expired), oldest first (trashed_at, then id). */
+KURA_MUST_CHECK int kura_meta_trash_list(struct kura_meta *m, uint64_t space, kura_node_fn fn,
+                                         void *ctx);
+KURA_MUST_CHECK int kura_meta_trash_expired(struct kura_meta *m, int64_t before, kura_node_fn fn,
+                                            void *ctx);
+/* Every node of the subtree rooted at id (itself included, trashed or not: by parent links, so
+ * a subtree trashed earlier inside it is included), deepest first (then by id, descending):
+ * what a purge must destroy. KURA_ENOTFOUND: no such node. */
+KURA_MUST_CHECK int kura_meta_node_subtree(struct kura_meta *m, uint64_t id, kura_node_fn fn,
+                                           void *ctx);
+/* Deletes a node row with its dead properties; its versions must be gone (KURA_ECONFLICT) and
+ * it must have no children, live or trashed (KURA_ECONFLICT). The root cannot be removed
+ * (-EINVAL). Removing a live node gives its ancestors fresh etags. */
+KURA_MUST_CHECK int kura_meta_node_remove(struct kura_meta *m, uint64_t id);
+
+/* Versions. add: v->node must be a file (KURA_ENOTFOUND, -EISDIR), live or trashed; header
+ * 1..KURA_META_C4GH_HEADER_MAX bytes, blob, key_id and created_by non-empty; id and corrupt_at
+ * are ignored. Returns the id, which is never reused. get: KURA_ENOTFOUND. list: the versions
+ * of a node, newest (last added) first; KURA_ENOTFOUND: no such node. */
+KURA_MUST_CHECK int kura_meta_version_add(struct kura_meta *m, const struct kura_version *v,
+                                          uint64_t *ret_id);
+KURA_MUST_CHECK int kura_meta_version_get(struct kura_meta *m, uint64_t id,
+                                          struct kura_version *ret);
+KURA_MUST_CHECK int kura_meta_version_list(struct kura_meta *m, uint64_t node, kura_version_fn fn,
+                                           void *ctx);
+/* Destroys a version's header (overwritten with zeros in place, then the row is deleted, with
+ * secure_delete zeroing the freed space). The current version of a live file cannot be removed
+ * (KURA_ECONFLICT); that of a trashed file can (a purge: version after version, then
+ * node_remove), and the file is left without content (version 0, size 0, no sha256). The bytes
+ * may survive in the write-ahead log until kura_meta_checkpoint. */
+KURA_MUST_CHECK int kura_meta_version_remove(struct kura_meta *m, uint64_t id);
+/* Key rotation: replaces the header of a version (same data key, new server key). */
+KURA_MUST_CHECK int kura_meta_version_set_header(struct kura_meta *m, uint64_t id,
+                                                 const uint8_t *header, size_t len,
+                                                 const char *key_id);
+/* Versions whose header is encrypted to key_id, by id, at most limit (>= 1) per call, with ids
+ * greater than `after` (0: from the start). */
+KURA_MUST_CHECK int kura_meta_versions_by_key(struct kura_meta *m, const char *key_id,
+                                              uint64_t after, uint32_t limit, kura_version_fn fn,
+                                              void *ctx);
+/* Every version in id order (fsck), ids greater than `after`, at most limit (>= 1). */
+KURA_MUST_CHECK int kura_meta_versions_all(struct kura_meta *m, uint64_t after, uint32_t limit,
+                                           kura_version_fn fn, void *ctx);
+/* Records that a version was found damaged at `at` (> 0); a second call keeps the first time. */
+KURA_MUST_CHECK int kura_meta_version_flag_corrupt(struct kura_meta *m, uint64_t id, int64_t at);
+/* Whether any version points at blob (for the blob store's garbage collection). */
+KURA_MUST_CHECK int kura_meta_blob_referenced(struct kura_meta *m, const char *blob, bool *ret);
+
+/* Dead properties of a node (live or trashed; KURA_ENOTFOUND: no such node). ns may be ""
+ * (KURA_META_PROP_NS_MAX bytes), name 1..KURA_META_PROP_NAME_MAX bytes, value an XML fragment
+ * of at most KURA_META_PROP_VALUE_MAX bytes. set replaces; remove of an absent property is 0.
+ * get: KURA_ENOTFOUND when absent; *ret_value is kura_malloc'ed (kura_free it). list: by (ns,
+ * name). At most 256 properties per node: setting a new one beyond that is KURA_ETOOBIG
+ * (replacing one is fine). prop_copy makes to's properties exactly from's (to's own are
+ * dropped first; from == to is a no-op); copying a node copies them this way. */
+#define KURA_META_PROPS_MAX 256u
+KURA_MUST_CHECK int kura_meta_prop_set(struct kura_meta *m, uint64_t node, const char *ns,
+                                       const char *name, const char *value);
+KURA_MUST_CHECK int kura_meta_prop_remove(struct kura_meta *m, uint64_t node, const char *ns,
+                                          const char *name);
+KURA_MUST_CHECK int kura_meta_prop_get(struct kura_meta *m, uint64_t node, const char *ns,
+                                       const char *name, char **ret_value);
+KURA_MUST_CHECK int kura_meta_prop_list(struct kura_meta *m, uint64_t node, kura_prop_fn fn,
+                                        void *ctx);
+KURA_MUST_CHECK int kura_meta_prop_copy(struct kura_meta *m, uint64_t from, uint64_t to);
+
+/* WebDAV locks. A lock is expired when expires_at <= now; expired locks are ignored by get and
+ * covering and deleted by prune. create: KURA_EEXIST when the token exists (expired or not);
+ * KURA_ENOTFOUND for an unknown space or owner account; -EINVAL when expires_at < created_at;
+ * the path may be "" (the root) and need not exist. The caller checks conflicts first
+ * (lock_covering) inside one transaction. get: KURA_ENOTFOUND when absent or expired; release
+ * *ret with kura_lock_release. covering: the unexpired locks of a space that cover path — on
+ * path itself, on an ancestor with infinite depth (a depth-0 lock on an ancestor does not
+ * cover) — and, when `descendants`, every lock on a path below it; ordered by path, then token.
+ * refresh: new expiry, not before created_at (-EINVAL); KURA_ENOTFOUND when absent, expired
+ * or not (check expiry with get first); remove: by
+ * token (KURA_ENOTFOUND when absent). prune: deletes the expired; *ret_pruned may be NULL. */
+KURA_MUST_CHECK int kura_meta_lock_create(struct kura_meta *m, const struct kura_lock *l);
+KURA_MUST_CHECK int kura_meta_lock_get(struct kura_meta *m, const char *token, int64_t now,
+                                       struct kura_lock *ret);
+KURA_MUST_CHECK int kura_meta_lock_covering(struct kura_meta *m, uint64_t space, const char *path,
+                                            bool descendants, int64_t now, kura_lock_fn fn,
+                                            void *ctx);
+KURA_MUST_CHECK int kura_meta_lock_refresh(struct kura_meta *m, const char *token,
+                                           int64_t expires_at);
+KURA_MUST_CHECK int kura_meta_lock_remove(struct kura_meta *m, const char *token);
+KURA_MUST_CHECK int kura_meta_lock_prune(struct kura_meta *m, int64_t now, uint64_t *ret_pruned);
+
+/* Moves what the write-ahead log holds into the main file and truncates the log (SQLite:
+ * wal_checkpoint(TRUNCATE)), so that destroyed headers survive in no file; KURA_EBUSY when a
+ * reader prevents it (retry), -EINVAL inside a transaction. */
+KURA_MUST_CHECK int kura_meta_checkpoint(struct kura_meta *m);

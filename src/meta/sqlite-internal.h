@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <stdarg.h>
 
 #include "meta/meta-internal.h"
 
@@ -87,3 +88,85 @@ int meta_sqlite_source_failed(struct kura_meta *m, const char *id, const char *s
                               uint32_t threshold, int64_t now, int64_t lock_ms,
                               bool *ret_locked_now);
 int meta_sqlite_source_clear(struct kura_meta *m, const char *id, const char *source);
+
+/* sqlite-stmt.c: statements prepared per call, parameters bound from a format string
+ * (t text or NULL, s text+length, i int64, T int64 with 0 as NULL, b blob+length, h 32 bytes),
+ * result columns read through another (t/n text borrowed until the next step, NULL allowed
+ * for n; i, T (NULL as 0), f bool; h/H 32 bytes (H: NULL as zeros); - skips a column). Every
+ * function returns 0 or a kura error unless it says otherwise. */
+void meta_sqlite_finalizep(sqlite3_stmt **s); /* for _cleanup_ */
+int meta_sqlite_prepare(struct sqlite_meta *h, sqlite3_stmt **ret, const char *sql, const char *fmt,
+                        ...);
+int meta_sqlite_vprepare(struct sqlite_meta *h, sqlite3_stmt **ret, const char *sql,
+                         const char *fmt, va_list *ap);
+/* Steps and reads the row: 1 a row, 0 done, < 0 error. */
+int meta_sqlite_row(struct sqlite_meta *h, sqlite3_stmt *s, const char *fmt, ...);
+/* Parameters (in), then pointers for at most one row (out, numbers only): 1 a row, 0 none. */
+int meta_sqlite_one(struct sqlite_meta *h, const char *sql, const char *in, const char *out, ...);
+/* A statement without rows; *ret_changes (may be NULL): the rows it changed. */
+int meta_sqlite_exec(struct sqlite_meta *h, int64_t *ret_changes, const char *sql, const char *fmt,
+                     ...);
+/* As meta_sqlite_exec, but KURA_ENOTFOUND when no row changed. */
+int meta_sqlite_exec_found(struct sqlite_meta *h, const char *sql, const char *fmt, ...);
+/* Copies a BLOB column of min..max bytes into out (NULL reads as length 0 when min is 0). */
+int meta_sqlite_column_blob(sqlite3_stmt *s, int col, void *out, size_t min, size_t max,
+                            size_t *ret_len);
+/* Copies stored text into a fixed field: KURA_ECORRUPT when it does not fit. */
+int meta_sqlite_copy_field(char *dst, size_t size, const char *src);
+/* Ends a transaction begun with meta_sqlite_txn: commits when r >= 0, else rolls back. */
+int meta_sqlite_txn_end(struct kura_meta *m, int r);
+/* An id, size or quota as an SQL integer (the wrappers keep them <= INT64_MAX). */
+static inline int64_t meta_sqlite_id(uint64_t v)
+{
+    return (int64_t)v;
+}
+
+/* sqlite-store.c, sqlite-store-data.c */
+int meta_sqlite_space_personal(struct kura_meta *m, const char *account, uint64_t quota,
+                               int64_t now, struct kura_space *ret);
+int meta_sqlite_space_get(struct kura_meta *m, uint64_t id, struct kura_space *ret);
+int meta_sqlite_space_charge(struct kura_meta *m, uint64_t id, int64_t delta);
+int meta_sqlite_space_set_quota(struct kura_meta *m, uint64_t id, uint64_t quota);
+int meta_sqlite_node_get(struct kura_meta *m, uint64_t id, struct kura_node *ret);
+int meta_sqlite_node_lookup(struct kura_meta *m, uint64_t space, const char *path,
+                            struct kura_node *ret);
+int meta_sqlite_node_children(struct kura_meta *m, uint64_t folder, kura_node_fn fn, void *ctx);
+int meta_sqlite_node_create(struct kura_meta *m, const struct kura_node *n, uint64_t *ret_id);
+int meta_sqlite_node_set_content(struct kura_meta *m, uint64_t id, uint64_t version, uint64_t size,
+                                 const uint8_t sha256[32], int64_t mtime);
+int meta_sqlite_node_move(struct kura_meta *m, uint64_t id, const char *new_path);
+int meta_sqlite_node_set_mtime(struct kura_meta *m, uint64_t id, int64_t mtime);
+int meta_sqlite_node_trash(struct kura_meta *m, uint64_t id, const char *by, int64_t at);
+int meta_sqlite_node_restore(struct kura_meta *m, uint64_t id, const char *new_path);
+int meta_sqlite_trash_list(struct kura_meta *m, uint64_t space, kura_node_fn fn, void *ctx);
+int meta_sqlite_trash_expired(struct kura_meta *m, int64_t before, kura_node_fn fn, void *ctx);
+int meta_sqlite_node_subtree(struct kura_meta *m, uint64_t id, kura_node_fn fn, void *ctx);
+int meta_sqlite_node_remove(struct kura_meta *m, uint64_t id);
+int meta_sqlite_version_add(struct kura_meta *m, const struct kura_version *v, uint64_t *ret_id);
+int meta_sqlite_version_get(struct kura_meta *m, uint64_t id, struct kura_version *ret);
+int meta_sqlite_version_list(struct kura_meta *m, uint64_t node, kura_version_fn fn, void *ctx);
+int meta_sqlite_version_remove(struct kura_meta *m, uint64_t id);
+int meta_sqlite_version_set_header(struct kura_meta *m, uint64_t id, const uint8_t *header,
+                                   size_t len, const char *key_id);
+int meta_sqlite_versions_by_key(struct kura_meta *m, const char *key_id, uint64_t after,
+                                uint32_t limit, kura_version_fn fn, void *ctx);
+int meta_sqlite_versions_all(struct kura_meta *m, uint64_t after, uint32_t limit,
+                             kura_version_fn fn, void *ctx);
+int meta_sqlite_version_flag_corrupt(struct kura_meta *m, uint64_t id, int64_t at);
+int meta_sqlite_blob_referenced(struct kura_meta *m, const char *blob, bool *ret);
+int meta_sqlite_prop_set(struct kura_meta *m, uint64_t node, const char *ns, const char *name,
+                         const char *value);
+int meta_sqlite_prop_remove(struct kura_meta *m, uint64_t node, const char *ns, const char *name);
+int meta_sqlite_prop_get(struct kura_meta *m, uint64_t node, const char *ns, const char *name,
+                         char **ret_value);
+int meta_sqlite_prop_list(struct kura_meta *m, uint64_t node, kura_prop_fn fn, void *ctx);
+int meta_sqlite_prop_copy(struct kura_meta *m, uint64_t from, uint64_t to);
+int meta_sqlite_lock_create(struct kura_meta *m, const struct kura_lock *l);
+int meta_sqlite_lock_get(struct kura_meta *m, const char *token, int64_t now,
+                         struct kura_lock *ret);
+int meta_sqlite_lock_covering(struct kura_meta *m, uint64_t space, const char *path,
+                              bool descendants, int64_t now, kura_lock_fn fn, void *ctx);
+int meta_sqlite_lock_refresh(struct kura_meta *m, const char *token, int64_t expires_at);
+int meta_sqlite_lock_remove(struct kura_meta *m, const char *token);
+int meta_sqlite_lock_prune(struct kura_meta *m, int64_t now, uint64_t *ret_pruned);
+int meta_sqlite_checkpoint(struct kura_meta *m);

@@ -386,6 +386,154 @@ static void test_error_mapping(void **state)
     }
 }
 
+/* ---- the file store ------------------------------------------------------------------------ */
+
+/* A migrated store with account "a", its personal space and a file "f" there. */
+static struct kura_meta *store_with_file(uint64_t *ret_space, uint64_t *ret_file)
+{
+    struct kura_meta *m = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_CREATE, &m), 0);
+    assert_int_equal(kura_meta_migrate(m), 0);
+    struct kura_account a = {.id = "a"};
+    assert_int_equal(kura_meta_account_create(m, &a), 0);
+    struct kura_space sp;
+    assert_int_equal(kura_meta_space_personal(m, "a", 0, 1, &sp), 0);
+    struct kura_node n = {.space = sp.id, .path = "f", .created_at = 1, .mtime = 1};
+    assert_int_equal(kura_meta_node_create(m, &n, ret_file), 0);
+    *ret_space = sp.id;
+    return m;
+}
+
+/* How many 16-byte pieces of what (len a multiple of 16) occur in the file (0 if absent). */
+static unsigned pieces_in(const char *name, const uint8_t *what, size_t len)
+{
+    struct kura_buf b = KURA_BUF_INIT(64u << 20);
+    int r = kura_file_read_all(dfd, name, &b);
+    if (r == -ENOENT) {
+        return 0;
+    }
+    assert_int_equal(r, 0);
+    unsigned found = 0;
+    for (size_t off = 0; b.len > 0 && off < len; off += 16) {
+        found += memmem(b.ptr, b.len, what + off, 16) != NULL;
+    }
+    kura_buf_release(&b);
+    return found;
+}
+
+/* Crypto-shredding: once a version is removed and the log checkpointed, no piece of its header
+ * is left in the database file or in the write-ahead log (secure_delete, the in-place zeroing
+ * and wal_checkpoint(TRUNCATE) together). */
+static void test_shredded_header(void **state)
+{
+    (void)state;
+    uint64_t space, file;
+    struct kura_meta *m = store_with_file(&space, &file);
+    struct kura_version v = {.node = file, .blob = "b1", .key_id = "k1", .created_by = "x"};
+    v.header_len = 124;
+    for (size_t i = 0; i < v.header_len; i++) {
+        v.header[i] = (uint8_t)(0xa5 ^ (i * 29 + 7)); /* no run of this occurs by chance */
+    }
+    static const char mark[] = "crypt4gh-header!"; /* 16 recognisable bytes as well */
+    memcpy(v.header + 48, mark, 16);
+    uint64_t id = 0;
+    assert_int_equal(kura_meta_version_add(m, &v, &id), 0);
+    /* The test can fail: the bytes are there before the removal. */
+    assert_int_equal(pieces_in("kura.db", v.header, 112) + pieces_in("kura.db-wal", v.header, 112),
+                     7);
+    assert_int_equal(kura_meta_checkpoint(m), 0); /* now in the main file too */
+    assert_int_equal(pieces_in("kura.db", v.header, 112), 7);
+
+    assert_int_equal(kura_meta_version_remove(m, id), 0);
+    assert_int_equal(kura_meta_checkpoint(m), 0);
+    assert_int_equal(pieces_in("kura.db", v.header, 112), 0);
+    assert_int_equal(pieces_in("kura.db-wal", v.header, 112), 0);
+    struct stat st;
+    assert_int_equal(fstatat(dfd, "kura.db-wal", &st, 0), 0);
+    assert_int_equal(st.st_size, 0); /* TRUNCATE */
+    m = kura_meta_close(m);
+    assert_int_equal(pieces_in("kura.db", v.header, 112), 0);
+}
+
+/* A reader that keeps its snapshot prevents the log's truncation: KURA_EBUSY after the busy
+ * timeout, and success once it is gone. */
+static void test_checkpoint_busy(void **state)
+{
+    (void)state;
+    uint64_t space, file;
+    struct kura_meta *m = store_with_file(&space, &file);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) FROM nodes;", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(kura_meta_space_charge(m, space, 1), 0); /* a frame the reader lacks */
+    assert_int_equal(kura_meta_checkpoint(m), KURA_EBUSY);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    (void)sqlite3_close(db);
+    assert_int_equal(kura_meta_checkpoint(m), 0);
+    m = kura_meta_close(m);
+}
+
+/* The store schema's own guards, for writers that bypass meta. */
+static void test_store_schema_guards(void **state)
+{
+    (void)state;
+    uint64_t space, file;
+    struct kura_meta *m = store_with_file(&space, &file);
+    m = kura_meta_close(m);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    (void)sqlite3_extended_result_codes(db, 1);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    static const struct {
+        const char *sql;
+        int rc;
+    } cases[] = {
+        {"INSERT INTO nodes (space, parent, path, folder, created_at, mtime, etag_counter) "
+         "VALUES (1, 1, 'f', 0, 1, 1, 1)",
+         SQLITE_CONSTRAINT_UNIQUE}, /* a second live 'f' */
+        {"INSERT INTO nodes (space, parent, path, folder, created_at, mtime, etag_counter) "
+         "VALUES (1, 1, 'a//b', 0, 1, 1, 1)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO nodes (space, parent, path, folder, created_at, mtime, etag_counter) "
+         "VALUES (1, 1, '/a', 0, 1, 1, 1)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO nodes (space, parent, path, folder, created_at, mtime, etag_counter) "
+         "VALUES (1, NULL, 'x', 1, 1, 1, 1)",
+         SQLITE_CONSTRAINT_CHECK}, /* only the root has no parent */
+        {"INSERT INTO nodes (space, parent, path, folder, created_at, mtime, etag_counter) "
+         "VALUES (9, 1, 'x', 1, 1, 1, 1)",
+         SQLITE_CONSTRAINT_FOREIGNKEY},
+        {"UPDATE nodes SET trashed_at = 5 WHERE path = 'f'", SQLITE_CONSTRAINT_CHECK},
+        {"UPDATE nodes SET trash_root = id, trashed_at = 5, trashed_by = 'x' WHERE path = ''",
+         SQLITE_CONSTRAINT_CHECK}, /* the root is never trashed */
+        {"UPDATE nodes SET size = 5 WHERE path = ''", SQLITE_CONSTRAINT_CHECK}, /* a folder */
+        {"INSERT INTO versions (node, blob, header, key_id, size, segments, sha256, nonce_prefix, "
+         "created_at, created_by) VALUES (2, 'b', zeroblob(4097), 'k', 1, 1, zeroblob(32), "
+         "zeroblob(4), 1, 'x')",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO versions (node, blob, header, key_id, size, segments, sha256, nonce_prefix, "
+         "created_at, created_by) VALUES (2, 'b', x'01', 'k', 1, 1, zeroblob(31), "
+         "zeroblob(4), 1, 'x')",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO spaces (kind, owner, created_at) VALUES ('personal', 'a', 1)",
+         SQLITE_CONSTRAINT_UNIQUE},
+        {"INSERT INTO spaces (kind, owner, created_at) VALUES ('team', 'a', 1)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"UPDATE spaces SET used_bytes = -1", SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO locks VALUES ('t', 1, 'p', 0, 'exclusive', 'nobody', NULL, 1, 2)",
+         SQLITE_CONSTRAINT_FOREIGNKEY},
+        {"INSERT INTO locks VALUES ('t', 1, 'p', 2, 'exclusive', 'a', NULL, 1, 2)",
+         SQLITE_CONSTRAINT_CHECK},
+        {"INSERT INTO store_counter VALUES (2, 0)", SQLITE_CONSTRAINT_CHECK},
+    };
+    for (size_t i = 0; i < KURA_ARRAY_SIZE(cases); i++) {
+        print_message("%s\n", cases[i].sql);
+        assert_int_equal(sqlite3_exec(db, cases[i].sql, NULL, NULL, NULL), cases[i].rc);
+    }
+    (void)sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +546,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_guards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
         cmocka_unit_test(test_error_mapping),
+        cmocka_unit_test_setup_teardown(test_shredded_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_schema_guards, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,7 +82,9 @@
  */
 #pragma once
 
+#include "access/access.h"
 #include "base/base.h"
+#include "meta/meta.h"
 
 /* ---- names --------------------------------------------------------------------------------- */
 
@@ -128,3 +130,151 @@ KURA_MUST_CHECK int kura_path_normalize(const char *in, size_t len, struct kura_
 
 /* Frees the path's memory and resets it to KURA_PATH_INIT; accepts a released path. */
 void kura_path_release(struct kura_path *p);
+
+/* ---- files and folders (store.c, upload.c, download.c, tree.c) ----------------------------
+ *
+ * The only code that combines meta + blob + crypto, so crash-safety lives here: an upload is
+ * encrypted while it streams into a blob writer (tmp/), the blob is committed (fsync, rename,
+ * fsync dir) and only then the metadata transaction that makes it the file's content; a crash
+ * in between leaves an unreferenced blob, which the collector removes. Every call decides
+ * access first (access/access.h) and fails with KURA_EFORBIDDEN (reason in *ret_why of the
+ * actor's audit) before touching anything. Paths are normalised by kura_path_normalize first. */
+
+struct kura_blob;
+struct kura_audit;
+
+struct kura_store_opts {
+    struct kura_meta *meta;   /* borrowed */
+    struct kura_blob *blob;   /* borrowed */
+    struct kura_audit *audit; /* damaged objects are recorded here; may be NULL; borrowed */
+    const uint8_t *c4gh_sk;   /* 32 bytes: the server's X25519 key (headers); borrowed */
+    const uint8_t *c4gh_pk;   /* 32 bytes */
+    const char *key_id;       /* the key's id recorded with every header */
+    uint32_t versions_keep;   /* older versions kept per file (0: none) */
+    uint64_t default_quota;   /* bytes of a new personal space (0: no limit) */
+};
+struct kura_store;
+
+KURA_MUST_CHECK int kura_store_new(const struct kura_store_opts *o, struct kura_store **ret);
+struct kura_store *kura_store_free(struct kura_store *s);
+
+/* The space a request works in, resolved for an actor: their personal space (created on first
+ * use). Errors: those of meta. */
+KURA_MUST_CHECK int kura_store_home(struct kura_store *s, const struct kura_actor *a,
+                                    struct kura_space *ret);
+
+/* The live node at path in space, after access (read). KURA_ENOTFOUND, KURA_EFORBIDDEN. */
+KURA_MUST_CHECK int kura_store_stat(struct kura_store *s, const struct kura_actor *a,
+                                    const struct kura_space *sp, const char *path,
+                                    struct kura_node *ret, const char **ret_why);
+/* The children of a folder (read). */
+KURA_MUST_CHECK int kura_store_list(struct kura_store *s, const struct kura_actor *a,
+                                    const struct kura_space *sp, const struct kura_node *folder,
+                                    kura_node_fn fn, void *ctx, const char **ret_why);
+/* A new folder (write): KURA_EEXIST when something lives at path, KURA_ECONFLICT when the
+ * parent is missing or a file. */
+KURA_MUST_CHECK int kura_store_mkcol(struct kura_store *s, const struct kura_actor *a,
+                                     const struct kura_space *sp, const char *path, int64_t now,
+                                     struct kura_node *ret, const char **ret_why);
+/* Moves a node and its subtree to the trash (write). */
+KURA_MUST_CHECK int kura_store_delete(struct kura_store *s, const struct kura_actor *a,
+                                      const struct kura_space *sp, const struct kura_node *n,
+                                      int64_t now, const char **ret_why);
+
+/* Uploads: begin checks access, the parent, preconditions and the quota for the announced size;
+ * write encrypts as bytes arrive (no fsync: it runs on the connection's thread); commit (on a
+ * worker thread: it fsyncs) checks the checksums and preconditions again and makes the content
+ * current atomically, keeping versions_keep older versions. */
+enum kura_digest_alg {
+    KURA_DIGEST_NONE = 0,
+    KURA_DIGEST_SHA256,
+    KURA_DIGEST_SHA1,
+    KURA_DIGEST_MD5
+};
+struct kura_put_opts {
+    int64_t size;                /* announced plaintext size, or -1 (chunked) */
+    const char *if_match;        /* an etag (unquoted) the current file must have, or "*" */
+    bool if_none_match_any;      /* If-None-Match: * (create only) */
+    int64_t mtime;               /* client's mtime (X-OC-Mtime), or 0 for now */
+    enum kura_digest_alg digest; /* a checksum the client sent, to be verified */
+    uint8_t digest_value[32];
+};
+struct kura_upload;
+KURA_MUST_CHECK int kura_store_put_begin(struct kura_store *s, const struct kura_actor *a,
+                                         const struct kura_space *sp, const char *path,
+                                         const struct kura_put_opts *o, int64_t now,
+                                         struct kura_upload **ret, const char **ret_why);
+KURA_MUST_CHECK int kura_store_put_write(struct kura_upload *u, const void *data, size_t len);
+/* *ret_created: a new file (201) rather than a new version (204). Frees u in every case. */
+KURA_MUST_CHECK int kura_store_put_commit(struct kura_upload *u, int64_t now, struct kura_node *ret,
+                                          bool *ret_created);
+void kura_store_put_abort(struct kura_upload *u);
+
+/* Downloads: the plaintext of a file's current version, or of [offset, offset + len). Every
+ * segment is authenticated and its position checked; reading the whole file also checks size
+ * and SHA-256. A failure (KURA_ECRYPTO, KURA_ECORRUPT) flags the version as corrupt in the
+ * metadata; nothing unverified is ever returned. */
+struct kura_download;
+KURA_MUST_CHECK int kura_store_get_open(struct kura_store *s, const struct kura_actor *a,
+                                        const struct kura_space *sp, const struct kura_node *n,
+                                        uint64_t offset, uint64_t len, struct kura_download **ret,
+                                        const char **ret_why);
+/* Up to max bytes; 0 at the end. */
+KURA_MUST_CHECK ssize_t kura_store_get_read(struct kura_download *d, void *buf, size_t max);
+void kura_store_get_close(struct kura_download *d);
+
+/* Dead properties (WebDAV) of a node of space sp (read): get (KURA_ENOTFOUND when absent;
+ * *ret_value is kura_malloc'ed) and list. */
+KURA_MUST_CHECK int kura_store_prop_get(struct kura_store *s, const struct kura_actor *a,
+                                        const struct kura_space *sp, const struct kura_node *n,
+                                        const char *ns, const char *name, char **ret_value);
+KURA_MUST_CHECK int kura_store_prop_list(struct kura_store *s, const struct kura_actor *a,
+                                         const struct kura_space *sp, const struct kura_node *n,
+                                         kura_prop_fn fn, void *ctx);
+
+/* Dead properties set and removed in order, all or nothing (RFC 4918 9.2). On failure
+ * *ret_failed is the index of the instruction that failed. */
+struct kura_store_prop_op {
+    bool remove;
+    const char *ns, *name, *value; /* value: the XML fragment (set only) */
+};
+KURA_MUST_CHECK int kura_store_props_apply(struct kura_store *s, const struct kura_actor *a,
+                                           const struct kura_space *sp, const struct kura_node *n,
+                                           const struct kura_store_prop_op *ops, size_t nops,
+                                           size_t *ret_failed, const char **ret_why);
+
+/* Move and copy within a space (write). dest is a normalised path; its parent must be a live
+ * folder (KURA_ECONFLICT); an existing destination is trashed first when overwrite, else
+ * KURA_EPRECOND (*ret_replaced says whether one was). The root, and moves or copies into
+ * oneself, are refused (KURA_EFORBIDDEN). Copy: infinite copies a folder's subtree, else the
+ * folder alone; files share their blob (immutable) with a header row of their own. All in one
+ * transaction. */
+KURA_MUST_CHECK int kura_store_move(struct kura_store *s, const struct kura_actor *a,
+                                    const struct kura_space *sp, const struct kura_node *n,
+                                    const char *dest, bool overwrite, int64_t now,
+                                    struct kura_node *ret, bool *ret_replaced,
+                                    const char **ret_why);
+KURA_MUST_CHECK int kura_store_copy(struct kura_store *s, const struct kura_actor *a,
+                                    const struct kura_space *sp, const struct kura_node *n,
+                                    const char *dest, bool infinite, bool overwrite, int64_t now,
+                                    struct kura_node *ret, bool *ret_replaced,
+                                    const char **ret_why);
+
+/* WebDAV locks. covering: the locks on path, on its ancestors with infinite depth and (with
+ * descendants) below it (read). acquire: checks conflicts (an exclusive lock conflicts with any
+ * other) and creates l in one transaction, filling l->token ("urn:uuid:…"), l->owner and
+ * l->space; KURA_EDAVLOCKED on a conflict. refresh and remove: only the lock's owner
+ * (KURA_EFORBIDDEN), KURA_ENOTFOUND for an unknown or expired token. */
+KURA_MUST_CHECK int kura_store_lock_covering(struct kura_store *s, const struct kura_actor *a,
+                                             const struct kura_space *sp, const char *path,
+                                             bool descendants, int64_t now, kura_lock_fn fn,
+                                             void *ctx);
+KURA_MUST_CHECK int kura_store_lock_acquire(struct kura_store *s, const struct kura_actor *a,
+                                            const struct kura_space *sp, struct kura_lock *l,
+                                            const char **ret_why);
+KURA_MUST_CHECK int kura_store_lock_get(struct kura_store *s, const char *token, int64_t now,
+                                        struct kura_lock *ret);
+KURA_MUST_CHECK int kura_store_lock_refresh(struct kura_store *s, const struct kura_actor *a,
+                                            const char *token, int64_t now, int64_t expires_at);
+KURA_MUST_CHECK int kura_store_lock_remove(struct kura_store *s, const struct kura_actor *a,
+                                           const char *token, int64_t now);

@@ -71,7 +71,7 @@ def test_init_database_has_schema_and_admin(instance):
     assert mode(instance.otp_file) == 0o600
     assert len(otp) == 20 and not set(otp) & set("0O1lI")
     db = sqlite3.connect(instance.data / "kura.db")
-    assert db.execute("select max(version) from schema_version").fetchone()[0] == 8
+    assert db.execute("select max(version) from schema_version").fetchone()[0] == 9
     row = db.execute("select status, must_change_password, password_hash from accounts "
                      "where id = 'admin'").fetchone()
     assert row[0] == "active" and row[1] == 1
