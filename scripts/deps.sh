@@ -11,9 +11,11 @@ build_pkgs="gcc make meson ninja-build pkg-config python3
  libexpat1-dev cracklib-runtime"
 test_pkgs="libcmocka-dev python3-pytest python3-requests gnutls-bin openssl
  sqlite3 util-linux procps clang-format python3-aiosmtpd golang-go golang-golang-x-mod-dev
- rsyslog rsyslog-gnutls python3-nacl"
+ rsyslog rsyslog-gnutls python3-nacl
+ litmus rclone cadaver"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
-bench_pkgs="wrk lighttpd lighttpd-mod-openssl curl"
+bench_pkgs="wrk lighttpd lighttpd-mod-openssl lighttpd-mod-webdav nginx
+ libnginx-mod-http-dav-ext apache2-utils curl"
 analyze_pkgs="cppcheck"
 
 want=""

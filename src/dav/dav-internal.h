@@ -47,6 +47,10 @@ struct dav_job {
         *if_none_match, *range, *oc_checksum, *digest, *oc_mtime, *content_range, *timeout,
         *lock_token;
     const char *source_ip, *user_agent;
+    const char *origin; /* this server's canonical origin, for Destination and If tags */
+    struct kura_dav_if ifh;
+    bool ifh_parsed;
+    const char *lock_token_out; /* LOCK: the Lock-Token answer header */
     struct kura_str body;
     struct kura_arena *arena;
     /* who */
@@ -70,6 +74,23 @@ struct dav_job {
 
 /* The actor from Basic (app passwords only) or the session cookie (+ CSRF for changes). */
 int dav_authenticate(struct dav_job *j, bool changes);
+
+/* An absolute request path ("/dav/home/a/b") as a normalised path inside the caller's space;
+ * KURA_ENOTFOUND for a path outside /dav/home. */
+int dav_space_path(const char *path, size_t len, struct kura_path *ret);
+
+/* The If header holds (or is absent): 0, else KURA_EPRECOND (lock.c). */
+int dav_if_check(struct dav_job *j);
+/* Every lock on path (its ancestors with Depth infinity; with descendants, below it) has its
+ * token submitted by its owner: 0, else KURA_EDAVLOCKED with a 423 body in j->out. */
+int dav_locks_allow(struct dav_job *j, const char *path, bool descendants);
+int dav_lock(struct dav_job *j);
+int dav_unlock(struct dav_job *j);
+/* change.c */
+int dav_proppatch(struct dav_job *j);
+int dav_copy_move(struct dav_job *j);
+/* A live (computed, protected) property of propfind.c. */
+bool dav_is_live(const struct kura_dav_name *n);
 
 /* Method bodies, on a pool thread; each sets j->rc / j->status / j->out. */
 int dav_propfind(struct dav_job *j);

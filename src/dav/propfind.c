@@ -57,6 +57,7 @@ static bool in_allprop(enum live l)
 struct res {
     const struct kura_node *node; /* NULL: the virtual root */
     const struct kura_space *space;
+    struct dav_job *j;
 };
 
 static bool applies(enum live l, const struct res *x)
@@ -97,6 +98,48 @@ static void iso_date(int64_t ms, char out[64])
     struct tm tm;
     (void)gmtime_r(&t, &tm);
     (void)strftime(out, 64, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+struct locks_seen {
+    struct dav_job *j;
+    struct kura_dav_activelock al[16];
+    size_t n;
+};
+
+static int one_lock(void *ctx, const struct kura_lock *l)
+{
+    struct locks_seen *c = ctx;
+    if (c->n == KURA_ARRAY_SIZE(c->al)) {
+        return 0;
+    }
+    struct kura_arena *a = c->j->arena;
+    const char *href = NULL, *owner = l->owner_xml ? l->owner_xml : "";
+    size_t hlen = 0;
+    int64_t left = (l->expires_at - kura_clock_wall_ms()) / 1000;
+    int r = dav_href(c->j, l->path, false, &href, &hlen);
+    const char *token = kura_arena_strndup(a, l->token, strlen(l->token));
+    const char *own = kura_arena_strndup(a, owner, strlen(owner));
+    if (r < 0 || !token || !own) {
+        return r < 0 ? r : kura_arena_err(a);
+    }
+    c->al[c->n++] = (struct kura_dav_activelock){
+        .scope = l->scope == KURA_LOCK_SHARED ? KURA_DAV_LOCK_SHARED : KURA_DAV_LOCK_EXCLUSIVE,
+        .depth = l->infinite ? KURA_DAV_DEPTH_INFINITY : KURA_DAV_DEPTH_0,
+        .owner = {own, strlen(own)},
+        .timeout_s = left > 0 ? (uint32_t)left : 0,
+        .token = {token, strlen(token)},
+        .root = {href, hlen}};
+    return 0;
+}
+
+static int lockdiscovery(struct kura_buf *o, const struct res *x)
+{
+    struct locks_seen c = {.j = x->j};
+    int r = x->node
+                ? kura_store_lock_covering(x->j->api->store, &x->j->actor, x->space, x->node->path,
+                                           false, kura_clock_wall_ms(), one_lock, &c)
+                : 0;
+    return r < 0 ? r : kura_dav_prop_lockdiscovery(o, c.al, c.n);
 }
 
 static int text(struct kura_buf *o, enum live l, const char *s)
@@ -140,7 +183,7 @@ static int write_live(struct kura_buf *o, enum live l, const struct res *x)
         return r;
     }
     case L_LOCKDISCOVERY:
-        return kura_dav_prop_lockdiscovery(o, NULL, 0);
+        return lockdiscovery(o, x);
     case L_QUOTA_USED:
         return text(o, l, kura_fmt_u64(v, x->space->used_bytes));
     case L_QUOTA_AVAILABLE:
@@ -182,6 +225,11 @@ static int find_live(const struct kura_dav_name *name)
         }
     }
     return -1;
+}
+
+bool dav_is_live(const struct kura_dav_name *n)
+{
+    return find_live(n) >= 0;
 }
 
 struct dead_ctx {
@@ -276,7 +324,7 @@ static int one_child(void *ctx, const struct kura_node *n)
     struct child_ctx *c = ctx;
     const char *href = NULL;
     size_t hlen = 0;
-    const struct res x = {n, &c->j->space};
+    const struct res x = {n, &c->j->space, c->j};
     int r = dav_href(c->j, n->path, n->folder, &href, &hlen);
     r = r == 0 ? respond_one(c->j, c->pf, &x, href, hlen) : r;
     c->err = r;
@@ -306,13 +354,13 @@ int dav_propfind(struct dav_job *j)
     }
     kura_dav_ms_begin(&j->out);
     if (j->where == DAV_AT_ROOT) {
-        const struct res root = {NULL, NULL};
+        const struct res root = {NULL, NULL, j};
         r = respond_one(j, &pf, &root, DAV_PREFIX "/", sizeof(DAV_PREFIX));
         if (r == 0 && depth == KURA_DAV_DEPTH_1) {
             r = kura_store_home(j->api->store, &j->actor, &j->space);
             r = r == 0 ? kura_store_stat(j->api->store, &j->actor, &j->space, "", &j->node, &j->why)
                        : r;
-            const struct res home = {&j->node, &j->space};
+            const struct res home = {&j->node, &j->space, j};
             r = r == 0 ? respond_one(j, &pf, &home, DAV_PREFIX "/" DAV_HOME "/",
                                      sizeof(DAV_PREFIX "/" DAV_HOME))
                        : r;
@@ -321,7 +369,7 @@ int dav_propfind(struct dav_job *j)
         r = dav_lookup(j);
         const char *href = NULL;
         size_t hlen = 0;
-        const struct res x = {&j->node, &j->space};
+        const struct res x = {&j->node, &j->space, j};
         r = r == 0 ? dav_href(j, j->node.path, j->node.folder, &href, &hlen) : r;
         r = r == 0 ? respond_one(j, &pf, &x, href, hlen) : r;
         if (r == 0 && depth == KURA_DAV_DEPTH_1 && j->node.folder) {

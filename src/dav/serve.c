@@ -40,6 +40,18 @@ static const char *header(struct kura_req *r, const char *name)
     return v ? kura_arena_strndup(kura_req_info(r)->arena, v, strlen(v)) : NULL;
 }
 
+int dav_space_path(const char *path, size_t len, struct kura_path *ret)
+{
+    const char home[] = DAV_PREFIX "/" DAV_HOME;
+    const size_t hl = sizeof(home) - 1;
+    if (len < hl || memcmp(path, home, hl) != 0 || (len > hl && path[hl] != '/')) {
+        return KURA_ENOTFOUND;
+    }
+    const char *rest = path + hl + (len > hl);
+    size_t rlen = len - hl - (len > hl);
+    return kura_path_normalize(rest, rlen, ret, NULL);
+}
+
 /* /dav, /dav/ -> the root; /dav/home[/...] -> the personal space; else 404. */
 static int map_path(struct dav_job *j, const char *path, size_t len)
 {
@@ -47,23 +59,20 @@ static int map_path(struct dav_job *j, const char *path, size_t len)
     if (len < pl || memcmp(path, DAV_PREFIX, pl) != 0 || (len > pl && path[pl] != '/')) {
         return KURA_ENOTFOUND;
     }
-    const char *rest = path + pl + (len > pl);
-    size_t rlen = len - pl - (len > pl);
-    if (rlen == 0) {
+    if (len <= pl + 1) {
         j->where = DAV_AT_ROOT;
         return 0;
     }
-    const size_t hl = sizeof(DAV_HOME) - 1;
-    if (rlen < hl || memcmp(rest, DAV_HOME, hl) != 0 || (rlen > hl && rest[hl] != '/')) {
-        return KURA_ENOTFOUND;
-    }
     j->where = DAV_AT_SPACE;
     j->href_base = DAV_PREFIX "/" DAV_HOME;
-    rest += hl + (rlen > hl);
-    rlen -= hl + (rlen > hl);
-    const char *why = NULL;
-    int r = kura_path_normalize(rest, rlen, &j->rel, &why);
+    int r = dav_space_path(path, len, &j->rel);
     if (r == KURA_EBADNAME) {
+        /* The reason, again, for the audit record. */
+        const char *why = NULL;
+        struct kura_path tmp = KURA_PATH_INIT;
+        const size_t hl = sizeof(DAV_PREFIX "/" DAV_HOME);
+        KURA_IGNORE(kura_path_normalize(path + hl, len > hl ? len - hl : 0, &tmp, &why));
+        kura_path_release(&tmp);
         j->why = why;
     }
     return r;
@@ -94,6 +103,10 @@ int dav_job_new(struct kura_req *r, enum dav_method m, struct dav_job **ret)
     j->out = KURA_BUF_INIT(DAV_OUT_MAX);
     j->source_ip = info->source_ip;
     j->body = info->body;
+    const char *url = info->conf->http.public_url;
+    size_t ulen = strlen(url);
+    j->origin =
+        kura_arena_strndup(info->arena, url, ulen && url[ulen - 1] == '/' ? ulen - 1 : ulen);
     kura_req_on_done(r, release_job, j);
     kura_req_set_data(r, j);
     j->authorization = header(r, "Authorization");
@@ -256,8 +269,21 @@ static void work(void *arg)
     case DAV_HEAD:
         j->rc = dav_get_open(j);
         break;
-    default:
-        j->rc = KURA_ENOTIMPL;
+    case DAV_PROPPATCH:
+        j->rc = dav_proppatch(j);
+        break;
+    case DAV_COPY:
+    case DAV_MOVE:
+        j->rc = dav_copy_move(j);
+        break;
+    case DAV_LOCK:
+        j->rc = dav_lock(j);
+        break;
+    case DAV_UNLOCK:
+        j->rc = dav_unlock(j);
+        break;
+    case DAV_PUT:
+        j->rc = KURA_EINTERNAL; /* dav_put_begin */
         break;
     }
 }
@@ -333,7 +359,19 @@ int dav_answer(struct kura_req *r, struct dav_job *j)
         add_node_headers(r, j);
         return kura_req_respond(r, 201, NULL, "", 0);
     case DAV_DELETE:
+    case DAV_UNLOCK:
         return kura_req_respond(r, 204, NULL, "", 0);
+    case DAV_PROPPATCH:
+        return respond_out(r, j, 207);
+    case DAV_COPY:
+    case DAV_MOVE:
+        add_node_headers(r, j);
+        return kura_req_respond(r, j->created ? 201 : 204, NULL, "", 0);
+    case DAV_LOCK:
+        if (j->lock_token_out) {
+            KURA_IGNORE(kura_req_add_header(r, "Lock-Token", j->lock_token_out));
+        }
+        return respond_out(r, j, j->status ? j->status : 200);
     case DAV_GET:
     case DAV_HEAD:
         add_node_headers(r, j);
@@ -385,7 +423,7 @@ const struct kura_route kura_dav_routes[] = {
     ROUTE("OPTIONS", h_options, 0),
     ROUTE("PROPFIND", h_propfind, DAV_XML_BODY_MAX),
     ROUTE("PROPPATCH", h_proppatch, DAV_XML_BODY_MAX),
-    ROUTE("MKCOL", h_mkcol, 0),
+    ROUTE("MKCOL", h_mkcol, 65536), /* a body is answered 415, not 413 */
     ROUTE("GET", h_get, 0),
     ROUTE("HEAD", h_head, 0),
     {"PUT", DAV_PREFIX, KURA_ROUTE_PREFIX, KURA_BLOB_SIZE_MAX, dav_put_end, "dav.put",

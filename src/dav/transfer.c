@@ -213,9 +213,15 @@ int dav_put_begin(struct kura_req *r)
     rc = dav_authenticate(j, true);
     rc = rc == 0 ? put_opts(r, j, &o) : rc;
     rc = rc == 0 ? kura_store_home(j->api->store, &j->actor, &j->space) : rc;
+    rc = rc == 0 ? dav_if_check(j) : rc;
+    rc = rc == 0 ? dav_locks_allow(j, j->rel.ptr, false) : rc;
     rc = rc == 0 ? kura_store_put_begin(j->api->store, &j->actor, &j->space, j->rel.ptr, &o,
                                         kura_clock_wall_ms(), &j->up, &j->why)
                  : rc;
+    if (rc < 0 && j->status && j->out.len) {
+        j->rc = rc;
+        return dav_answer(r, j); /* a WebDAV error body (423 lock-token-submitted) */
+    }
     if (rc < 0) {
         return dav_fail(r, j, rc);
     }
