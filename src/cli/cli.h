@@ -163,3 +163,32 @@ KURA_MUST_CHECK int cli_followers_start(struct cli_followers *f, const struct cl
 void cli_followers_watch(struct cli_followers *f, const struct cli_maint *m);
 /* Stops them (the forwarder first sends what it can); before the audit log closes. */
 void cli_followers_stop(struct cli_followers *f);
+
+/* ---- the file store from the CLI (store-open.c) ---------------------------------------------- */
+
+struct kura_blob;
+struct kura_store;
+struct kura_store_opts;
+#define CLI_KEY_ID_MAX 24 /* "c4gh:" + 16 hex + NUL */
+
+/* The id recorded with every Crypt4GH header: "c4gh:" + the first 8 bytes of SHA-256(pk), hex. */
+void cli_store_key_id(const uint8_t pk[32], char ret[static CLI_KEY_ID_MAX]);
+
+/* What kura serve and the CLI give the store (audit may be NULL). */
+struct kura_store_opts cli_store_opts(const struct kura_conf *conf, const struct kura_keyring *kr,
+                                      struct kura_meta *meta, struct kura_blob *blob,
+                                      struct kura_audit *audit, const char *key_id);
+
+/* A data folder's store opened beside or without a running server (SQLite allows a second
+ * writer; blobs are immutable). Close with cli_store_close, also after a failure. */
+struct cli_store {
+    int datafd;
+    struct kura_conf *conf;
+    struct kura_meta *meta;
+    struct kura_keyring *keys;
+    struct kura_blob *blob;
+    struct kura_store *store;
+    char key_id[CLI_KEY_ID_MAX];
+};
+KURA_MUST_CHECK int cli_store_open(const char *data, struct cli_store *ret, struct kura_buf *err);
+void cli_store_close(struct cli_store *c);

@@ -454,21 +454,12 @@ static int collect_orphans(struct server *s)
 /* The file store: blobs/ and tmp/ in the data folder, headers to the keyring's Crypt4GH key. */
 static int start_store(struct server *s, struct kura_buf *err)
 {
-    const uint8_t *pk = kura_keyring_c4gh_public_key(s->keys);
-    uint8_t h[KURA_SHA256_BYTES];
-    char key_id[2 * 8 + 6] = "c4gh:";
-    int r = kura_sha256(h, pk, KURA_C4GH_KEY_BYTES);
-    kura_hex_encode(key_id + 5, h, 8);
-    r = r == 0 ? kura_blob_fs_open(s->datafd, &s->blob) : r;
+    char key_id[CLI_KEY_ID_MAX]; /* kura_store_new copies it */
+    cli_store_key_id(kura_keyring_c4gh_public_key(s->keys), key_id);
+    int r = kura_blob_fs_open(s->datafd, &s->blob);
     r = r == 0 ? collect_orphans(s) : r;
-    const struct kura_store_opts o = {.meta = s->meta,
-                                      .blob = s->blob,
-                                      .audit = s->audit,
-                                      .c4gh_sk = kura_keyring_c4gh_secret_key(s->keys),
-                                      .c4gh_pk = pk,
-                                      .key_id = key_id,
-                                      .versions_keep = (uint32_t)s->conf->store.versions_keep,
-                                      .default_quota = s->conf->store.quota_mb << 20};
+    const struct kura_store_opts o =
+        cli_store_opts(s->conf, s->keys, s->meta, s->blob, s->audit, key_id);
     r = r == 0 ? kura_store_new(&o, &s->store) : r;
     if (r < 0) {
         kura_buf_addf(err, "cannot open the file store: %s", kura_strerror(r));
