@@ -482,7 +482,9 @@ static int request_rules(struct kura_alert_rules *rules, const struct emit *e, c
         ret = windowed(rules, e, r, R_MALFORMED, r->source_ip, conf->alerts.malformed,
                        conf->alerts.source_window);
     }
-    if (ret == 0 && is(r->action, "file.read") && is(r->result, "ok") && is_user(r->actor)) {
+    /* Reads of file content: file.read (API) and WebDAV GET. */
+    bool reads = is(r->action, "file.read") || is(r->action, "dav.get");
+    if (ret == 0 && reads && is(r->result, "ok") && is_user(r->actor)) {
         ret = transfer_rule(rules, e, r);
     }
     if (ret == 0 && rules->off_hours && starts(r->action, "file.") && is_user(r->actor) &&

@@ -367,6 +367,19 @@ static enum MHD_Result on_audited(struct kura_req *r)
     return http_queue_ready(r);
 }
 
+/* Whether a refusal decided from the headers should wait for the body: it is announced, at most
+ * KURA_HTTP_DISCARD_MAX bytes, and the client is not waiting for 100 Continue (which it then
+ * never gets: the refusal goes out at once and no body is sent). */
+static bool drain_first(struct kura_req *r)
+{
+    const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Expect");
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    return !expect && cl && kura_parse_u64(cl, strlen(cl), UINT64_MAX, &n) == 0 && n > 0 &&
+           n <= KURA_HTTP_DISCARD_MAX;
+}
+
 static enum MHD_Result on_headers(struct kura_req *r, const char *method, const char *version)
 {
     struct kura_http_server *s = r->srv;
@@ -385,6 +398,13 @@ static enum MHD_Result on_headers(struct kura_req *r, const char *method, const 
         ret = r->route->begin(r);
         if (ret >= 0 && r->state != REQ_READY && ret != KURA_DISP_SUSPEND) {
             return MHD_YES; /* go on with the body */
+        }
+        if (ret < 0 && r->state != REQ_READY && drain_first(r)) {
+            /* A small body is read and dropped, then refused: a client that does not wait for
+             * 100 Continue reads the answer instead of a reset connection. */
+            r->sink_err = ret;
+            r->discarding = true;
+            return MHD_YES;
         }
     }
     if (ret < 0 || r->state == REQ_READY) {

@@ -94,7 +94,10 @@ def test_range_head_and_empty_files(dav):
     d = dav["rw"]
     data = bytes(i % 251 for i in range(200_000))
     assert d.req("PUT", "/r.bin", data=data).status_code == 201
-    for first, last in ((0, 0), (65535, 65537), (100_000, 199_999), (199_999, 199_999)):
+    # Segment boundaries (64 KiB plaintext segments): the first byte, the last of the first
+    # segment, the first of the second, a range across two, the very last byte.
+    for first, last in ((0, 0), (65535, 65535), (65536, 65536), (65535, 65537),
+                        (131071, 131072), (100_000, 199_999), (199_999, 199_999)):
         r = d.req("GET", "/r.bin", headers={"Range": f"bytes={first}-{last}"})
         assert r.status_code == 206, (first, last)
         assert r.content == data[first:last + 1]
@@ -257,3 +260,85 @@ def test_kill_9_mid_upload_leaves_the_old_version_and_no_debris(dav):
     assert not any(tmp.iterdir())
     blobs_after = sorted(p.name for p in (instance.data / "blobs").rglob("*") if p.is_file())
     assert blobs_after == blobs_before and len(blobs_after) == 1
+
+
+def test_every_operation_is_audited_and_mass_downloads_alert(instance, tmp_path):
+    """Each WebDAV request leaves one audit record with its action, object, actor and bytes; real
+    downloads past [alerts] transfer_mb raise the mass_transfer alert."""
+    from helpers import wait_until
+    from test_alerts import alerts
+    from test_audit import records
+    server = fast(instance, ("alerts", "transfer_mb", "2"))
+    otp = add_user(instance, tmp_path, "rin")
+    s, csrf, _ = enrol(server, "rin", otp, "a long river passphrase 2026")
+    d = Dav(server, "rin", app_password(server, s, csrf, "laptop", "read-write"))
+    data = os.urandom(MiB)
+    assert d.req("MKCOL", "/x").status_code == 201
+    assert d.req("PUT", "/x/big.bin", data=data).status_code == 201
+    for _ in range(3):
+        assert d.req("GET", "/x/big.bin").content == data
+    assert d.req("MOVE", "/x/big.bin",
+                 headers={"Destination": server.url + DAV + "/x/moved.bin"}).status_code == 201
+    assert d.req("DELETE", "/x/moved.bin").status_code == 204
+    wait_until(lambda: ("mass_transfer", "user:rin") in
+               {(a["rule"], a["key"]) for a in alerts(instance.data)}, 30, "the mass_transfer alert")
+    assert server.stop() == 0
+    recs = [r for r in records(instance.data) if r["action"].startswith("dav.")]
+    acts = [r["action"] for r in recs]
+    assert acts == ["dav.mkcol", "dav.put", "dav.get", "dav.get", "dav.get", "dav.move",
+                    "dav.delete"], acts
+    assert all(r["actor"] == "user:rin" and r["result"] == "ok" for r in recs)
+    assert recs[1]["bytes"] == MiB and recs[2]["bytes"] == MiB
+    assert recs[1]["object"] == "/dav/home/x/big.bin"
+
+
+def test_quota_refuses_with_507_and_keeps_what_was_there(instance, tmp_path):
+    """[store] quota_mb = 1: an upload announced beyond it is refused before its body, a chunked
+    one as soon as it passes it; nothing is stored and the old content stays."""
+    server = fast(instance, ("store", "quota_mb", "1"), ("store", "versions_keep", "0"))
+    otp = add_user(instance, tmp_path, "rin")
+    s, csrf, _ = enrol(server, "rin", otp, "a long river passphrase 2026")
+    d = Dav(server, "rin", app_password(server, s, csrf, "laptop", "read-write"))
+    assert d.req("PUT", "/a.bin", data=b"a" * 600_000).status_code == 201
+    r = d.req("PUT", "/b.bin", data=b"b" * 600_000)
+    assert r.status_code == 507 and r.json()["error"]["code"] == "insufficient_storage"
+
+    def chunks():
+        for _ in range(10):
+            yield b"c" * 100_000
+    r = d.req("PUT", "/c.bin", data=chunks())
+    assert r.status_code == 507
+    for p in ("/b.bin", "/c.bin"):
+        assert d.req("GET", p).status_code == 404
+    # Replacing a file within the quota works (versions_keep = 0 frees the old version).
+    assert d.req("PUT", "/a.bin", data=b"z" * 300_000).status_code == 204
+    r = d.req("PROPFIND", "/", headers={"Depth": "0"},
+              data='<d:propfind xmlns:d="DAV:"><d:prop><d:quota-used-bytes/>'
+                   '<d:quota-available-bytes/></d:prop></d:propfind>')
+    assert "quota-used-bytes>300000<" in r.text and "quota-available-bytes>748576<" in r.text
+    assert not any((instance.data / "tmp").iterdir())
+
+
+def test_a_large_file_round_trips(dav):
+    """1 GiB up and down again, streamed both ways; SHA-256 equal at both ends."""
+    d = dav["rw"]
+    size = 1024 * MiB
+    block = os.urandom(MiB)
+
+    def body():
+        for i in range(size // MiB):
+            yield block[i % 7:] + block[:i % 7]
+    sent = hashlib.sha256()
+    for c in body():
+        sent.update(c)
+    r = d.req("PUT", "/big.bin", data=body(), timeout=1200)
+    assert r.status_code == 201, r.text
+    got = hashlib.sha256()
+    n = 0
+    with d.s.get(d.url("/big.bin"), stream=True, timeout=1200) as r:
+        assert r.status_code == 200 and int(r.headers["Content-Length"]) == size
+        for chunk in r.iter_content(MiB):
+            got.update(chunk)
+            n += len(chunk)
+    assert n == size and got.hexdigest() == sent.hexdigest()
+    assert r.headers["OC-Checksum"] == "SHA256:" + sent.hexdigest()
