@@ -230,7 +230,14 @@ int meta_sqlite_space_personal(struct kura_meta *m, const char *account, uint64_
                                int64_t now, struct kura_space *ret)
 {
     META_SQLITE_LOCKED(m, h);
-    int r = meta_sqlite_txn(m, true);
+    /* Every WebDAV request asks: the common case (it exists) is one read, no write lock. */
+    int64_t found = 0;
+    int r = meta_sqlite_one(h, "SELECT id FROM spaces WHERE kind = 'personal' AND owner = ?1", "t",
+                            "i", account, &found);
+    if (r == 1) {
+        return space_one(h, found, ret);
+    }
+    r = meta_sqlite_txn(m, true);
     if (r < 0) {
         return r;
     }
