@@ -22,16 +22,19 @@
 
 /* What the handlers share (kura_http_opts.app). */
 struct kura_store;
+struct kura_purge_opts;
 struct kura_api {
     struct kura_auth_service *auth;
     struct kura_audit *audit; /* for the events of changes a request made (lock, ...) */
     struct kura_store *store; /* files and folders (WebDAV) */
     const struct kura_conf *conf;
+    const struct kura_purge_opts *purge; /* how purges sign their certificates (files.c) */
 };
 
 extern const struct kura_route kura_api_routes[];       /* session.c */
 extern const struct kura_route kura_api_me_routes[];    /* me.c */
 extern const struct kura_route kura_api_admin_routes[]; /* admin.c */
+extern const struct kura_route kura_api_files_routes[]; /* files.c: trash, versions, purge */
 
 /* ---- request bodies (json.c) ------------------------------------------------------------- */
 

@@ -31,6 +31,13 @@ int cli_alerts(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_audit_rotate_key(int argc, char **argv);
+/* fsck.c, keys.c (list | rotate | prune), export.c */
+int cli_fsck(int argc, char **argv);
+int cli_keys(int argc, char **argv);
+int cli_export(int argc, char **argv);
+int cli_files(int argc, char **argv);              /* files.c: trash | restore | versions | ... */
+int cli_purge(int argc, char **argv);              /* files.c */
+int cli_verify_certificate(int argc, char **argv); /* files.c */
 /* Reads keys/audit-retired.pub (absent: none) into a new array, oldest first. */
 KURA_MUST_CHECK int cli_audit_retired_read(int keys_fd, uint8_t (**ret)[KURA_SIGN_PUBLIC_KEY_BYTES],
                                            size_t *ret_n, struct kura_buf *err);
@@ -132,6 +139,8 @@ struct cli_maint {
     int spool_dirfd;
     struct kura_mailer *mailer;
     const struct kura_password_policy *policy; /* for account hygiene; NULL: skip it */
+    struct kura_store *store;                  /* for the trash purge; NULL: skip it */
+    const struct kura_purge_opts *purge;
 };
 
 #define CLI_MAINTENANCE_EVERY_MS (60LL * 60 * 1000)
@@ -192,3 +201,13 @@ struct cli_store {
 };
 KURA_MUST_CHECK int cli_store_open(const char *data, struct cli_store *ret, struct kura_buf *err);
 void cli_store_close(struct cli_store *c);
+
+/* ---- files.c: how purges certify ------------------------------------------------------------ */
+
+struct kura_purge_opts;
+/* The keyring's signing key (borrowed: kr must outlive the options), the install id, [store]
+ * backup_retention_days and DATA/certificates (created 0700). Free with cli_purge_opts_free. */
+KURA_MUST_CHECK int cli_purge_opts_new(int datafd, const struct kura_conf *conf,
+                                       const struct kura_keyring *kr, struct kura_purge_opts **ret,
+                                       struct kura_buf *err);
+struct kura_purge_opts *cli_purge_opts_free(struct kura_purge_opts *o);

@@ -121,7 +121,7 @@ int cli_identity_start(struct cli_identity *id, const struct kura_conf *conf,
                                 id, NULL);
     }
     r = r == 0 ? make_service(id, conf, meta, kr) : r;
-    id->api = (struct kura_api){&id->service, audit, NULL, conf};
+    id->api = (struct kura_api){&id->service, audit, NULL, conf, NULL};
     if (r < 0 && err->len == 0) {
         kura_buf_addf(err, "cannot set up logins: %s", kura_strerror(r));
     }

@@ -30,6 +30,16 @@ static void help(FILE *f)
         "  user      add | list | show | set-roles | disable | enable | unlock | reset-password |\n"
         "            reset-mfa | ledger | review: accounts and the account ledger\n"
         "  report    monthly: the monthly audit report (HTML and CSV)\n"
+        "  fsck      check every stored object: kura fsck --data DIR [--json] [--strict]\n"
+        "  keys      list | rotate | prune: the Crypt4GH server key and the retired keys\n"
+        "  export    a file as a standard .c4gh: kura export --data DIR --user ID --path P\n"
+        "            --out FILE [--recipient PUBKEY]\n"
+        "  files     trash | restore | versions | restore-version: a person's trash and file\n"
+        "            versions: kura files trash --data DIR --user ID\n"
+        "  purge     destroy a file for good, with a signed deletion certificate:\n"
+        "            kura purge --data DIR --user ID --path P [--out FILE]\n"
+        "  verify-certificate  check a deletion certificate: kura verify-certificate FILE\n"
+        "            --data DIR | --public-key FILE\n"
         "  help      this text\n"
         "  version   the version (also --version)\n"
         "\n"
@@ -330,9 +340,13 @@ int kura_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"init", cli_init},     {"serve", cli_serve},   {"config", cli_config},
-        {"status", cli_status}, {"audit", cli_audit},   {"alerts", cli_alerts},
+        {"init", cli_init},     {"serve", cli_serve},
+        {"config", cli_config}, {"status", cli_status},
+        {"audit", cli_audit},   {"alerts", cli_alerts},
         {"user", cli_user},     {"report", cli_report},
+        {"fsck", cli_fsck},     {"keys", cli_keys},
+        {"export", cli_export}, {"files", cli_files},
+        {"purge", cli_purge},   {"verify-certificate", cli_verify_certificate},
 #ifdef KURA_TEST_HOOKS
         {"debug", cli_debug},
 #endif

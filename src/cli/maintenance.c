@@ -10,7 +10,11 @@
  *    per UTC day of the kura clock, accounts past valid_until expire, accounts unused for
  *    [password] inactive_days are disabled and passwords past the policy's max_age_days must be
  *    changed; one audit record per change (account.expire, account.disable,
- *    account.password_expired, actor system), which the account_change alert rule reports.
+ *    account.password_expired, actor system), which the account_change alert rule reports;
+ *  - the trash: at the first run after start and then once per UTC day, what has been in the
+ *    trash for [store] trash_days is purged (crypto-shredded, store.h), one signed certificate
+ *    kept in DATA/certificates/ and one store.purge audit record (actor system) per item; then
+ *    a checkpoint clears the write-ahead log of anything a purge could not checkpoint itself.
  */
 #include "cli/cli.h"
 
@@ -19,6 +23,7 @@
 #include "auth/auth.h"
 #include "mail/mail.h"
 #include "meta/meta.h"
+#include "store/store.h"
 
 #define DAY_MS (24LL * 60 * 60 * 1000)
 #define DIGEST_PROPERTY "audit_digest_date"
@@ -161,10 +166,72 @@ static void hygiene(const struct cli_maint *m, int64_t now)
     kura_auth_hygiene_report_release(&rep);
 }
 
+/* ---- the trash: purged after [store] trash_days (store.h, "purge") ---------------------- */
+
+#define TRASH_PURGE_MAX 1000 /* per run; the next hourly run goes on when there were more */
+
+static void record_purge(void *ctx, const struct kura_node *n, int r,
+                         const struct kura_purge_cert *c)
+{
+    const struct cli_maint *m = ctx;
+    char node[KURA_NUM_STR_MAX];
+    json_t *detail =
+        json_pack("{s:s,s:s,s:s,s:I,s:s?}", "cause", "trash_retention", "path", n->path, "node",
+                  kura_fmt_u64(node, n->id), "trash_days", (json_int_t)m->conf->store.trash_days,
+                  "certificate_id", c ? c->id : NULL);
+    const struct kura_audit_event ev = {.actor = "system",
+                                        .action = "store.purge",
+                                        .object = c ? c->id : n->path,
+                                        .result = r == 0 ? KURA_AUDIT_OK : KURA_AUDIT_ERROR,
+                                        .reason = r == 0 ? NULL : kura_err_name(r),
+                                        .detail = detail};
+    int w = kura_audit_emit_sync(m->audit, &ev, NULL);
+    if (w < 0) {
+        kura_log_err(w, "trash_purge_audit_failed", "node", node, NULL);
+    }
+    if (r < 0) {
+        kura_log_err(r, "trash_purge_failed", "node", node, NULL);
+    } else if (c->keep_err < 0) {
+        kura_log_err(c->keep_err, "certificate_copy_failed", "certificate", c->id, NULL);
+    }
+    json_decref(detail);
+}
+
+/* As hygiene: at the first run after start, then once per UTC day of the kura clock. */
+static int64_t trash_day = INT64_MIN;
+
+static void trash(const struct cli_maint *m, int64_t now)
+{
+    int64_t day = now / DAY_MS;
+    if (!m->store || !m->purge || day == trash_day) {
+        return;
+    }
+    uint64_t purged = 0;
+    int64_t before = now - (int64_t)m->conf->store.trash_days * DAY_MS;
+    int r = kura_store_purge_expired(m->store, m->purge, before, now, TRASH_PURGE_MAX, record_purge,
+                                     (void *)m, &purged);
+    /* Also clears what an earlier purge (or pruned versions) left in the write-ahead log when a
+     * checkpoint could not run then. */
+    int ck = kura_meta_checkpoint(m->meta);
+    if (r < 0) {
+        kura_log_err(r, "trash_purge_failed", NULL);
+    } else if (ck < 0) {
+        kura_log_err(ck, "checkpoint_failed", NULL);
+    }
+    char n[KURA_NUM_STR_MAX], b[KURA_TIME_STR_MAX];
+    kura_clock_format(before, b);
+    kura_log(KURA_LOG_INFO, "trash_purge", "purged", kura_fmt_u64(n, purged), "trashed_before", b,
+             NULL);
+    if (r == 0 && ck == 0 && purged < TRASH_PURGE_MAX) {
+        trash_day = day; /* else the next hourly run goes on */
+    }
+}
+
 void cli_maintenance_run(const struct cli_maint *m)
 {
     int64_t now = kura_clock_wall_ms();
     retention(m, now);
     digest(m, now);
     hygiene(m, now);
+    trash(m, now);
 }

@@ -55,6 +55,7 @@ struct server {
     struct cli_identity identity;
     struct kura_blob *blob;
     struct kura_store *store;
+    struct kura_purge_opts *purge; /* files.c: how purges certify */
 };
 
 static void maintenance(struct server *s);
@@ -167,6 +168,13 @@ static int load_keys(struct server *s, struct kura_buf *err)
                       s->data);
         return KURA_ECONFIG;
     }
+    if (kura_store_keys_pending(keys)) {
+        kura_buf_addf(err,
+                      "a Crypt4GH key rotation was interrupted while installing the new key: "
+                      "run kura keys rotate --data %s to finish it",
+                      s->data);
+        return KURA_ECONFIG;
+    }
     return kura_keyring_load(keys, NULL, &s->keys, err);
 }
 
@@ -247,6 +255,7 @@ static int start_http(struct server *s, struct kura_buf *err)
                                                       kura_api_me_routes,
                                                       kura_api_admin_routes,
                                                       kura_dav_routes,
+                                                      kura_api_files_routes,
 #ifdef KURA_TEST_HOOKS
                                                       kura_http_test_routes,
 #endif
@@ -313,6 +322,21 @@ static int ctl_handler(void *ctx, uid_t peer_uid, const char *cmd, json_t *req, 
     struct server *s = ctx;
     if (strcmp(cmd, "audit.record") == 0) {
         return ctl_record(s, peer_uid, req, ret_reply);
+    }
+    if (strcmp(cmd, "store.keys.reload") == 0) {
+        /* kura keys rotate installed a new Crypt4GH key: uploads use it from now on, before
+         * any header is re-encrypted to it (store.h, keys.c). */
+        int r = kura_store_keys_reload(s->store);
+        char id[KURA_STORE_KEY_ID_SIZE];
+        kura_store_key_current(s->store, id, NULL);
+        if (r < 0) {
+            kura_log(KURA_LOG_ERR, "c4gh_keys_reload_failed", "current", id, "error",
+                     kura_err_name(r), NULL);
+        } else {
+            kura_log(KURA_LOG_INFO, "c4gh_keys_reloaded", "current", id, NULL);
+        }
+        *ret_reply = r == 0 ? json_pack("{s:s}", "key_id", id) : NULL;
+        return r < 0 ? r : *ret_reply ? 0 : -ENOMEM;
     }
     if (strcmp(cmd, "status") == 0) {
         *ret_reply = json_pack(
@@ -415,6 +439,7 @@ static void server_release(struct server *s)
     s->ctl = kura_ctl_server_stop(s->ctl);
     s->http = kura_http_stop(s->http);
     s->store = kura_store_free(s->store);
+    s->purge = cli_purge_opts_free(s->purge);
     s->blob = kura_blob_close(s->blob);
     cli_identity_stop(&s->identity);
     record_stop(s, 0);
@@ -461,11 +486,19 @@ static int start_store(struct server *s, struct kura_buf *err)
     const struct kura_store_opts o =
         cli_store_opts(s->conf, s->keys, s->meta, s->blob, s->audit, key_id);
     r = r == 0 ? kura_store_new(&o, &s->store) : r;
+    if (r == 0) {
+        /* Retired Crypt4GH keys (headers a rotation has not reached yet) and later reloads. */
+        _cleanup_(kura_closep) int keys =
+            openat(s->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        r = keys < 0 ? -errno : kura_store_keys_attach(s->store, keys, NULL);
+    }
     if (r < 0) {
         kura_buf_addf(err, "cannot open the file store: %s", kura_strerror(r));
     }
+    r = r == 0 ? cli_purge_opts_new(s->datafd, s->conf, s->keys, &s->purge, err) : r;
     s->identity.api.store = s->store;
     s->identity.api.conf = s->conf;
+    s->identity.api.purge = s->purge;
     return r;
 }
 
@@ -485,8 +518,9 @@ static int start_mailer(struct server *s, struct kura_buf *err)
 
 static struct cli_maint maint_of(const struct server *s)
 {
-    return (struct cli_maint){s->conf,        s->audit,  s->audit_dirfd,     s->meta,
-                              s->spool_dirfd, s->mailer, &s->identity.policy};
+    return (struct cli_maint){s->conf,        s->audit,  s->audit_dirfd,      s->meta,
+                              s->spool_dirfd, s->mailer, &s->identity.policy, s->store,
+                              s->purge};
 }
 
 static void maintenance(struct server *s)

@@ -14,10 +14,8 @@
 
 void cli_store_key_id(const uint8_t pk[KURA_C4GH_KEY_BYTES], char ret[static CLI_KEY_ID_MAX])
 {
-    uint8_t h[KURA_SHA256_BYTES] = {0};
-    KURA_IGNORE(kura_sha256(h, pk, KURA_C4GH_KEY_BYTES));
-    memcpy(ret, "c4gh:", 5);
-    kura_hex_encode(ret + 5, h, 8);
+    _Static_assert(CLI_KEY_ID_MAX >= KURA_STORE_KEY_ID_SIZE, "key id buffer");
+    kura_store_key_id(pk, ret);
 }
 
 struct kura_store_opts cli_store_opts(const struct kura_conf *conf, const struct kura_keyring *kr,
@@ -47,12 +45,10 @@ int cli_store_open(const char *data, struct cli_store *c, struct kura_buf *err)
     r = r == 0 ? kura_meta_open("sqlite", path.ptr, 0, &c->meta) : r;
     r = r == 0 ? kura_meta_check_schema(c->meta, NULL) : r;
     kura_buf_release(&path);
+    int kfd = -1;
     if (r == 0) {
-        int kfd = openat(c->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        kfd = openat(c->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         r = kfd < 0 ? -errno : kura_keyring_load(kfd, NULL, &c->keys, err);
-        if (kfd >= 0) {
-            (void)close(kfd);
-        }
     }
     r = r == 0 ? kura_blob_fs_open(c->datafd, &c->blob) : r;
     if (r == 0) {
@@ -61,6 +57,9 @@ int cli_store_open(const char *data, struct cli_store *c, struct kura_buf *err)
             cli_store_opts(c->conf, c->keys, c->meta, c->blob, NULL, c->key_id);
         r = kura_store_new(&o, &c->store);
     }
+    /* The retired Crypt4GH keys too, and reloads after a rotation (store.h). */
+    r = r == 0 ? kura_store_keys_attach(c->store, kfd, NULL) : r;
+    kura_closep(&kfd);
     if (r < 0 && err->len == 0) {
         kura_buf_addf(err, "cannot open the file store of '%s': %s", data, kura_strerror(r));
     }

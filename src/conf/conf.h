@@ -141,10 +141,11 @@ struct kura_conf {
         char *override_reason; /* "" or why a configuration failing the lint may still run */
     } compliance;
     struct {
-        uint64_t versions_keep;    /* earlier versions kept per file */
-        uint64_t trash_days;       /* how long deleted files stay restorable */
-        uint64_t quota_mb;         /* a new personal space's quota (0: none) */
-        uint64_t lock_max_seconds; /* longest WebDAV lock */
+        uint64_t versions_keep;         /* earlier versions kept per file */
+        uint64_t trash_days;            /* how long deleted files stay restorable */
+        uint64_t quota_mb;              /* a new personal space's quota (0: none) */
+        uint64_t lock_max_seconds;      /* longest WebDAV lock */
+        uint64_t backup_retention_days; /* backups may hold a purged file's header this long */
     } store;
     struct {
         uint64_t idle_minutes;      /* a session unused this long ends (NBDC: 15) */

@@ -315,6 +315,10 @@ const struct conf_key kura_conf_keys[] = {
      "Insufficient Storage beyond it"},
     {"store", "lock_max_seconds", UINT(store, lock_max_seconds), "3600", 1, 604800, "seconds", NULL,
      NULL, NULL, "Longest WebDAV lock a client may take or refresh (Timeout header capped)"},
+    {"store", "backup_retention_days", UINT(store, backup_retention_days), "35", 0, 3650, "days",
+     NULL, NULL, NULL,
+     "How long backups are kept: a purge's deletion certificate states that backups made before "
+     "it may hold the file's header (its key) until this many days after the purge"},
     /* [compliance] */
     {"compliance", "override_reason", STR(compliance, override_reason), "", 0, 0, NULL, NULL,
      valid_opt_reason, "empty, or text of at most 1000 bytes",

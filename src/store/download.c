@@ -53,11 +53,8 @@ static int open_version(struct kura_download *d, const struct kura_version *v, u
 {
     struct kura_store *s = d->s;
     uint8_t key[KURA_C4GH_DATA_KEY_BYTES];
-    size_t hlen = 0;
-    if (v->header_len == 0) {
-        return KURA_ENOTFOUND; /* shredded */
-    }
-    int r = kura_c4gh_header_open(v->header, v->header_len, s->c4gh_sk, key, &hlen, NULL);
+    /* The key the header names: the current one, or a retired one until rotation reaches it. */
+    int r = store_header_open(s, v, key);
     d->sum.size = v->size;
     d->sum.segments = v->segments;
     memcpy(d->sum.sha256, v->sha256, sizeof(d->sum.sha256));

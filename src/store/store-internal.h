@@ -1,6 +1,8 @@
 /* store-internal.h — shared by the store's files; not an interface. */
 #pragma once
 
+#include <pthread.h>
+
 #include "access/access.h"
 #include "audit/audit.h"
 #include "blob/blob.h"
@@ -8,13 +10,21 @@
 #include "meta/meta.h"
 #include "store/store.h"
 
+struct store_key_set;
+
 struct kura_store {
     struct kura_meta *meta;
     struct kura_blob *blob;
     struct kura_audit *audit; /* may be NULL (tools, tests) */
-    uint8_t c4gh_sk[KURA_C4GH_KEY_BYTES];
-    uint8_t c4gh_pk[KURA_C4GH_KEY_BYTES];
-    char key_id[KURA_META_KEY_ID_MAX + 1];
+    /* Crypt4GH server keys (keys.c): the current one and the retired ones, replaced whole by a
+     * reload under keys_lock (held, for reading, while a key is used). */
+    struct store_key_set *keys;
+    pthread_rwlock_t keys_lock;
+    pthread_mutex_t keys_reload_lock; /* serialises reloads; guards keys_missed_ms */
+    bool keys_locks;                  /* the two locks are initialised */
+    int keys_dirfd;                   /* keys/ (kura_store_keys_attach), or -1 */
+    char *passphrase;                 /* sodium_malloc; NULL: key files in clear */
+    int64_t keys_missed_ms;           /* mono ms of the last reload for an unknown key id */
     uint32_t versions_keep;
     uint64_t default_quota;
 };
@@ -32,3 +42,25 @@ void store_report_corrupt(struct kura_store *s, uint64_t version, const char *bl
 
 /* Removes blob when no version refers to it any more (after a version was removed). */
 void store_release_blob(struct kura_store *s, const char *blob);
+
+/* ---- keys.c ---- */
+
+/* The key set with sk as the only (current) key; key_id must be its id (-EINVAL otherwise).
+ * store_keys_release undoes it (also after a failure). */
+int store_keys_init(struct kura_store *s, const uint8_t sk[KURA_C4GH_KEY_BYTES],
+                    const char *key_id);
+void store_keys_release(struct kura_store *s);
+/* Opens v's header with the key it names (reloading keys/ once when it is unknown). Errors:
+ * KURA_ENOTFOUND (shredded), KURA_ECONFIG (no such key), KURA_ECRYPTO (the header does not open
+ * with it), KURA_ECORRUPT (malformed header). The caller wipes ret_data_key. */
+int store_header_open(struct kura_store *s, const struct kura_version *v,
+                      uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES]);
+/* A one-packet header for data_key to the current key; ret_key_id gets that key's id. */
+int store_header_build(struct kura_store *s, const uint8_t data_key[KURA_C4GH_DATA_KEY_BYTES],
+                       uint8_t ret_header[KURA_C4GH_HEADER_ONE_BYTES],
+                       char ret_key_id[static KURA_META_KEY_ID_MAX + 1]);
+/* v's header re-encrypted for recipient_pk (an ephemeral writer key), or for the current key
+ * when recipient_pk is NULL. Errors: as store_header_open. */
+int store_header_reencrypt(struct kura_store *s, const struct kura_version *v,
+                           const uint8_t *recipient_pk,
+                           uint8_t ret_header[KURA_C4GH_HEADER_ONE_BYTES]);

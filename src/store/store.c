@@ -19,9 +19,11 @@ int kura_store_new(const struct kura_store_opts *o, struct kura_store **ret)
                              .audit = o->audit,
                              .versions_keep = o->versions_keep,
                              .default_quota = o->default_quota};
-    memcpy(s->c4gh_sk, o->c4gh_sk, sizeof(s->c4gh_sk));
-    memcpy(s->c4gh_pk, o->c4gh_pk, sizeof(s->c4gh_pk));
-    memcpy(s->key_id, o->key_id, strlen(o->key_id) + 1);
+    int r = store_keys_init(s, o->c4gh_sk, o->key_id);
+    if (r < 0) {
+        kura_store_free(s);
+        return r;
+    }
     *ret = s;
     return 0;
 }
@@ -29,7 +31,7 @@ int kura_store_new(const struct kura_store_opts *o, struct kura_store **ret)
 struct kura_store *kura_store_free(struct kura_store *s)
 {
     if (s) {
-        sodium_memzero(s->c4gh_sk, sizeof(s->c4gh_sk));
+        store_keys_release(s);
         kura_free(s);
     }
     return NULL;

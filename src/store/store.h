@@ -278,3 +278,312 @@ KURA_MUST_CHECK int kura_store_lock_refresh(struct kura_store *s, const struct k
                                             const char *token, int64_t now, int64_t expires_at);
 KURA_MUST_CHECK int kura_store_lock_remove(struct kura_store *s, const struct kura_actor *a,
                                            const char *token, int64_t now);
+
+/* ---- trash and versions (trash.c) ----------------------------------------------------------
+ *
+ * The trash holds what DELETE (and an overwriting MOVE or COPY) took out of the live tree, for
+ * [store] trash_days; its bytes still count against the quota. Every call decides access first
+ * (owner only, as the rest of the store) and works on nodes of the given space only: an id of
+ * another space is KURA_ENOTFOUND, exactly like an unknown one. */
+
+/* One top node of the trash: the node as it was trashed (its original path, trashed_at/by),
+ * with the plaintext bytes and the files of its subtree's current versions. */
+struct kura_trash_item {
+    const struct kura_node *node; /* borrowed for the callback's duration */
+    uint64_t size;                /* current versions' bytes (the file's own for a file) */
+    uint64_t files;               /* files in it (1 for a file) */
+};
+typedef int (*kura_trash_fn)(void *ctx, const struct kura_trash_item *t);
+
+/* The top nodes of the trash of space sp (read), oldest first. fn may not change the store. */
+KURA_MUST_CHECK int kura_store_trash_list(struct kura_store *s, const struct kura_actor *a,
+                                          const struct kura_space *sp, kura_trash_fn fn, void *ctx,
+                                          const char **ret_why);
+/* The most recently trashed top node whose original path is path (read): KURA_ENOTFOUND. */
+KURA_MUST_CHECK int kura_store_trash_find(struct kura_store *s, const struct kura_actor *a,
+                                          const struct kura_space *sp, const char *path,
+                                          struct kura_node *ret, const char **ret_why);
+/* Takes trashed node id (and its subtree) back into the live tree (write): at its original
+ * path, or at to (a normalised path) when to is not NULL. KURA_EEXIST when a live node holds
+ * that path (give another one), KURA_ECONFLICT when its parent is not a live folder. */
+KURA_MUST_CHECK int kura_store_trash_restore(struct kura_store *s, const struct kura_actor *a,
+                                             const struct kura_space *sp, uint64_t id,
+                                             const char *to, struct kura_node *ret,
+                                             const char **ret_why);
+
+/* The versions of live file n (read), newest first; the current one is n->version. */
+KURA_MUST_CHECK int kura_store_versions(struct kura_store *s, const struct kura_actor *a,
+                                        const struct kura_space *sp, const struct kura_node *n,
+                                        kura_version_fn fn, void *ctx, const char **ret_why);
+/* Makes version id of a live file of sp its new current version (write): a new version row
+ * sharing the old one's blob and data key (its header copied), charged to the quota
+ * (KURA_EQUOTA), versions beyond versions_keep dropped as an upload drops them. Restoring the
+ * current version changes nothing. KURA_ENOTFOUND: no such version in sp or its file is
+ * trashed; KURA_ECORRUPT: the version was found damaged. *ret is the file afterwards. */
+KURA_MUST_CHECK int kura_store_version_restore(struct kura_store *s, const struct kura_actor *a,
+                                               const struct kura_space *sp, uint64_t id,
+                                               int64_t now, struct kura_node *ret,
+                                               const char **ret_why);
+
+/* ---- purge: crypto-shredding with a signed deletion certificate (purge.c) -------------------
+ *
+ * A purge destroys a node and its subtree for good. Order:
+ *  1. one metadata transaction: every version's Crypt4GH header (the only copy of its file key)
+ *     is overwritten with zeros in place and its row deleted (secure_delete=ON zeroes the freed
+ *     space), then the node rows; the space is credited with the versions' bytes;
+ *  2. kura_meta_checkpoint (wal_checkpoint(TRUNCATE)), tried KURA_PURGE_CHECKPOINT_TRIES times:
+ *     until then the old pages, header included, are still in the -wal file;
+ *  3. each blob no remaining version refers to is unlinked. A blob shared with another file
+ *     (WebDAV COPY, a restored version) stays: that file's own header row still opens it, and
+ *     the certificate says "retained";
+ *  4. the certificate is built, signed with the installation's Ed25519 key (keys/sign.key) and
+ *     a copy kept in DATA/certificates/<certificate_id>.json (0600, written atomically).
+ * When the checkpoint still fails after the tries, the deletion stands (the headers are
+ * deleted from the database, blobs unlinked) but no certificate is issued: the call returns
+ * KURA_EBUSY, because a certificate may only state what is true. The next checkpoint (any later
+ * purge, or the daily trash purge) removes the bytes from the log.
+ *
+ * The certificate (every field always present; integers only, no reals):
+ *   {"certificate":{"type":"kura-deletion-certificate","version":1,"certificate_id":UUID,
+ *     "install_id","object_id":node id,"space":"personal:<owner>","path","kind":"file"|"folder",
+ *     "size":current bytes,"sha256":hex of a file's current content (null for a folder or an
+ *     empty file record),"versions","file_count","folder_count","blobs_removed",
+ *     "blobs_retained","files":[{"path","size","sha256","versions","blob":"removed"|"retained"}]
+ *     (at most KURA_PURGE_CERT_FILES listed; "files_truncated" says when more were purged),
+ *     "files_truncated","trashed_at","trashed_by","deleted_at","deleted_by","method",
+ *     "backups_may_hold_header_until"},
+ *    "signature":base64 Ed25519 signature of the canonical certificate bytes,
+ *    "public_key":base64 of the signing key}
+ * Canonical bytes: keys sorted bytewise, no whitespace, strings as UTF-8 with only '"', '\\'
+ * and control bytes escaped (jansson JSON_SORT_KEYS | JSON_COMPACT); for these documents this
+ * is the RFC 8785 (JCS) form. Times are RFC 3339 UTC with milliseconds. */
+
+#define KURA_PURGE_CHECKPOINT_TRIES 3       /* each waits up to meta's busy timeout */
+#define KURA_PURGE_CERT_FILES 1000          /* files listed by name in one certificate */
+#define KURA_PURGE_CERT_MAX (8u << 20)      /* bytes of a certificate document */
+#define KURA_PURGE_CERT_ID_MAX 36           /* a UUID */
+#define KURA_PURGE_INSTALL_ID_MAX 36        /* DATA/install-id */
+#define KURA_PURGE_CERTS_DIR "certificates" /* in the data folder */
+
+struct kura_sign_key;
+
+/* How purges certify. */
+struct kura_purge_opts {
+    const struct kura_sign_key *sign_key; /* keys/sign.key; borrowed */
+    char install_id[KURA_PURGE_INSTALL_ID_MAX + 1];
+    uint32_t backup_retention_days; /* [store] backup_retention_days: backups made before the
+                                     * purge may hold the header this long after it */
+    int certs_dirfd;                /* DATA/certificates, for the copies; -1: keep none */
+};
+
+/* A signed certificate: doc is the document (one line of JSON, no newline), kura_malloc'ed. */
+struct kura_purge_cert {
+    char id[KURA_PURGE_CERT_ID_MAX + 1];
+    char *doc;
+    size_t len;
+    int keep_err; /* 0, or why the copy in certificates/ could not be written (the certificate
+                   * is valid all the same: the caller says so) */
+};
+/* Frees doc and zeroes c; accepts a zeroed one. */
+void kura_purge_cert_release(struct kura_purge_cert *c);
+/* A fresh certificate id (a random UUID), for callers that record the purge before making it. */
+KURA_MUST_CHECK int kura_purge_cert_id_new(char ret[static KURA_PURGE_CERT_ID_MAX + 1]);
+
+/* Purges node id of space sp and its subtree (write), as above, and signs its certificate
+ * (*ret, release with kura_purge_cert_release). A live node is KURA_ENOTFOUND when
+ * trashed_only, else trashed first, in the same transaction (by: the actor as the trash records
+ * it, e.g. "user:alice"; it is also the certificate's deleted_by). cert_id: the certificate's id
+ * (from kura_purge_cert_id_new, so that an audit record written before the purge can name it;
+ * -EINVAL unless a lower-case UUID), or NULL for a fresh one. The root is refused
+ * (KURA_EFORBIDDEN); KURA_ENOTFOUND for an id not in sp; KURA_EBUSY as above; errors of meta, blob
+ * and crypto. */
+KURA_MUST_CHECK int kura_store_purge(struct kura_store *s, const struct kura_actor *a,
+                                     const struct kura_space *sp, uint64_t id, bool trashed_only,
+                                     const char *by, const struct kura_purge_opts *o,
+                                     const char *cert_id, int64_t now, struct kura_purge_cert *ret,
+                                     const char **ret_why);
+
+/* Called after each purge of kura_store_purge_expired: the top node as it was, the result and
+ * (on success) the certificate, borrowed for the call. */
+typedef void (*kura_purge_fn)(void *ctx, const struct kura_node *n, int r,
+                              const struct kura_purge_cert *c);
+/* The trash retention job: purges every top node of the trash of every space trashed before
+ * `before`, as the system (deleted_by "system:trash-retention"; no actor, no access check),
+ * one purge (and certificate) per node, oldest first, at most max (>= 1) of them. A failed
+ * purge is reported to fn and the job goes on. *ret_purged (may be NULL) counts successes. */
+KURA_MUST_CHECK int kura_store_purge_expired(struct kura_store *s, const struct kura_purge_opts *o,
+                                             int64_t before, int64_t now, uint32_t max,
+                                             kura_purge_fn fn, void *ctx, uint64_t *ret_purged);
+
+/* Verifies a certificate document (what kura_store_purge made, or the same re-formatted: the
+ * signature covers the canonical bytes of "certificate", rebuilt from the parsed document):
+ * its shape (an object of exactly certificate, signature and public_key; the certificate's
+ * type and version; no real numbers), then the signature. pk: the key it must be signed with
+ * (keys/sign.pub); NULL trusts the document's own public_key, which proves integrity only.
+ * Errors: KURA_ETOOBIG (over KURA_PURGE_CERT_MAX), KURA_ESYNTAX (not a certificate document;
+ * *ret_why says what, a static string), KURA_ECRYPTO (signed by another key, or the signature
+ * does not match: altered). On success ret_id (KURA_PURGE_CERT_ID_MAX + 1 bytes; may be NULL)
+ * gets the certificate id. */
+KURA_MUST_CHECK int kura_store_cert_verify(const char *doc, size_t len, const uint8_t *pk,
+                                           char *ret_id, const char **ret_why);
+
+/* ---- Crypt4GH server keys and their rotation (keys.c) -------------------------------------
+ *
+ * Every header is encrypted to a server key and names it (versions.key_id, kura_store_key_id
+ * of its public key). The store holds the current key (uploads) and the retired ones (reads of
+ * headers not re-encrypted yet, and of backups), all in read-only sodium_malloc memory behind a
+ * read-write lock. keys/ layout: c4gh.sec + c4gh.pub (current), c4gh-retired/<16 hex>.sec
+ * (retired: 0600, c4gh-v1, protected like c4gh.sec; mtime = when retired), c4gh.sec.next +
+ * c4gh.pub.next only while a rotation installs a key. A header under a key id the store does
+ * not hold: KURA_ECONFIG (a missing key is not damaged data; nothing is flagged). */
+
+#define KURA_STORE_KEY_ID_SIZE 22             /* "c4gh:" + 16 hex + NUL */
+#define KURA_STORE_RETIRED_DIR "c4gh-retired" /* in keys/ */
+#define KURA_STORE_RETIRED_MAX 256            /* retired keys a store loads */
+#define KURA_STORE_ROTATE_BATCH_MAX 4096      /* headers per rotation step */
+
+/* "c4gh:" + the first 8 bytes of SHA-256(pk) in hex: the id recorded with every header. */
+void kura_store_key_id(const uint8_t pk[32], char ret[static KURA_STORE_KEY_ID_SIZE]);
+
+/* Lets the store read keys_dirfd (borrowed; the store keeps a duplicate) for the retired keys
+ * and for reloads, with passphrase (NULL: key files in clear; copied to sodium_malloc memory)
+ * for every key file, and loads them now. Without it a store knows only the key it was created
+ * with. Errors: -EINVAL (attached already, bad passphrase), KURA_EKEYMODE (a key file or
+ * c4gh-retired/ not ours or open to others), KURA_ECORRUPT (c4gh.pub does not match c4gh.sec,
+ * a retired file holds another key than its name says), KURA_ETOOBIG (more than
+ * KURA_STORE_RETIRED_MAX retired keys), those of kura_c4gh_read_private_key, -errno. */
+KURA_MUST_CHECK int kura_store_keys_attach(struct kura_store *s, int keys_dirfd,
+                                           const char *passphrase);
+/* Reads keys/ again and switches to what it holds (a new current key after a rotation); on
+ * failure the keys in use stay. The server calls it when `kura keys rotate` asks (admin socket
+ * "store.keys.reload"); the store itself calls it, at most once a second, when it meets an
+ * unknown key id. Errors: as kura_store_keys_attach; -EINVAL when not attached. */
+KURA_MUST_CHECK int kura_store_keys_reload(struct kura_store *s);
+/* The current key's id and (ret_pk may be NULL) public key. */
+void kura_store_key_current(struct kura_store *s, char ret_id[static KURA_STORE_KEY_ID_SIZE],
+                            uint8_t *ret_pk);
+
+struct kura_store_key_info {
+    char id[KURA_STORE_KEY_ID_SIZE];
+    bool current;
+    int64_t retired_at; /* wall ms; 0 for the current key */
+    uint64_t headers;   /* headers encrypted to it (prune: 0 or 1, "any") */
+    bool destroyed;     /* prune: destroyed now */
+};
+typedef int (*kura_store_key_fn)(void *ctx, const struct kura_store_key_info *k);
+/* Every key held, the current one first, with its header count. */
+KURA_MUST_CHECK int kura_store_keys_list(struct kura_store *s, kura_store_key_fn fn, void *ctx);
+
+/* Rotation, step 1: finishes an install that an interruption left (the .next files renamed in
+ * place; *ret_finished says whether there was one). Needs no store: run it before the keyring
+ * is loaded, which refuses a c4gh.pub that does not match c4gh.sec. pending: whether one is
+ * left. Errors: KURA_ECORRUPT (a c4gh.sec.next without c4gh.pub.next: not kura's), -errno. */
+KURA_MUST_CHECK int kura_store_keys_install_pending(int keys_dirfd, bool *ret_finished);
+bool kura_store_keys_pending(int keys_dirfd);
+/* Rotation, step 2 (attached store): the current key is copied to c4gh-retired/, new_sk is
+ * written as c4gh.sec.next/.pub.next and installed, every step fsynced, then the store reloads.
+ * Errors: -EINVAL (not attached), -errno, those of the key writers and the reload. */
+KURA_MUST_CHECK int kura_store_keys_install(struct kura_store *s, const uint8_t new_sk[32]);
+
+/* Rotation, step 3: re-encrypts up to limit (1..KURA_STORE_ROTATE_BATCH_MAX) headers under
+ * retired keys to the current key, in one metadata transaction (blobs untouched). st is the
+ * cursor of one run (start from KURA_STORE_ROTATION_INIT); a header that does not open with its
+ * key is flagged corrupt, counted in failed and left as it is. *ret_finished: this step found
+ * nothing left (checked inside a write transaction: see keys.c). Safe to interrupt anywhere: a
+ * new run starts again from the headers still under retired keys. Errors: -EINVAL, those of
+ * meta (the step is rolled back, st unchanged). */
+struct kura_store_rotation {
+    char key[KURA_STORE_KEY_ID_SIZE]; /* the retired key being worked on ("" at the start) */
+    uint64_t after;                   /* its last version id done (UINT64_MAX: all done) */
+    uint64_t rewrapped, failed;       /* headers re-encrypted, headers that could not be */
+};
+#define KURA_STORE_ROTATION_INIT ((struct kura_store_rotation){"", 0, 0, 0})
+KURA_MUST_CHECK int kura_store_keys_rotate_step(struct kura_store *s, uint32_t limit,
+                                                struct kura_store_rotation *st, bool *ret_finished);
+
+/* Destroys every retired key that no header names and that was retired at or before
+ * retired_before_ms (the backups made before its retirement have expired): the file is
+ * overwritten with zeros, fsynced and unlinked. fn (may be NULL) hears about each retired key,
+ * destroyed or kept. Errors: -EINVAL (not attached), those of meta and the file system. */
+KURA_MUST_CHECK int kura_store_keys_prune(struct kura_store *s, int64_t retired_before_ms,
+                                          kura_store_key_fn fn, void *ctx);
+
+/* ---- fsck (fsck.c) -------------------------------------------------------------------------
+ *
+ * Checks every version (its file exists; segment count fits the size; the header opens with the
+ * key it names; the blob exists with exactly the segments' size; the whole stream decrypts with
+ * every segment in its place, to the stored size and SHA-256), every file (its current version
+ * exists, is its own and matches its size and SHA-256), every space (used_bytes is the sum of
+ * its versions' sizes, trash included, in one snapshot) and every blob (some version refers to
+ * it). Read-only but for flag_corrupt. Safe beside a running server (see fsck.c). */
+
+enum kura_fsck_kind {
+    KURA_FSCK_KEY_UNKNOWN = 0, /* the header names a key the store does not hold */
+    KURA_FSCK_HEADER,          /* the header does not open with its key, or is malformed */
+    KURA_FSCK_BLOB_MISSING,    /* the version's blob does not exist */
+    KURA_FSCK_BLOB_SIZE,       /* the blob is not the size of the version's segments */
+    KURA_FSCK_DATA,            /* a segment fails authentication or is misplaced; wrong size or
+                                * SHA-256 */
+    KURA_FSCK_VERSION,         /* a version row contradicts itself or names no file */
+    KURA_FSCK_NODE,            /* a file contradicts its current version */
+    KURA_FSCK_SPACE,           /* a space's used_bytes is not what its versions hold */
+    KURA_FSCK_ORPHAN_BLOB,     /* warning: a blob no version refers to */
+    KURA_FSCK_TEMP,            /* warning: a temporary upload file (counted by the caller) */
+    KURA_FSCK__COUNT
+};
+/* "key_unknown", "header", "blob_missing", "blob_size", "data", "version", "node",
+ * "space_usage", "orphan_blob", "temp_file". */
+const char *kura_fsck_kind_name(enum kura_fsck_kind k);
+/* Orphan blobs and temporary files: debris, not damage (an upload in flight looks the same). */
+bool kura_fsck_kind_is_warning(enum kura_fsck_kind k);
+
+struct kura_fsck_problem {
+    enum kura_fsck_kind kind;
+    uint64_t version, node, space; /* 0 when not applicable */
+    const char *blob;              /* may be NULL */
+    int err;                       /* the error met, or 0 */
+    const char *detail;            /* static English text or a short formatted note */
+};
+struct kura_fsck_progress {
+    uint64_t versions_done, versions_total; /* total: counted at the start */
+    uint64_t bytes_done, bytes_total;       /* cipher bytes read / to read */
+};
+struct kura_fsck_opts {
+    bool flag_corrupt; /* record damaged versions (kura_meta_version_flag_corrupt) */
+    void (*problem)(void *ctx, const struct kura_fsck_problem *p);   /* may be NULL */
+    void (*progress)(void *ctx, const struct kura_fsck_progress *p); /* may be NULL */
+    void *ctx;
+};
+struct kura_fsck_report {
+    uint64_t versions, bytes; /* versions checked, plaintext bytes verified */
+    uint64_t shredded;        /* versions without a header (nothing to check) */
+    uint64_t nodes, spaces;   /* nodes and spaces walked */
+    uint64_t blobs, blob_bytes;
+    uint64_t problems[KURA_FSCK__COUNT];
+};
+/* Runs every check; problems go to o->problem and are counted in *ret. Returns 0 when the check
+ * ran to the end (whatever it found); errors that stop it: those of meta, blob I/O (-errno),
+ * -ENOMEM. */
+KURA_MUST_CHECK int kura_store_fsck(struct kura_store *s, const struct kura_fsck_opts *o,
+                                    struct kura_fsck_report *ret);
+
+/* ---- export (export.c) ---------------------------------------------------------------------
+ *
+ * For the local administrator's CLI (no actor and no access decision: whoever runs it holds the
+ * keys anyway; the CLI records it in the audit log). Writes the current version of the file at
+ * path in account's personal space to out_fd as a standard .c4gh file: a one-packet header for
+ * recipient_pk (an ephemeral writer key), or for the server's current key when it is NULL, then
+ * the segments as stored. Each segment is authenticated and position-checked before it is
+ * written, and the end checks run before the last one is: on failure out_fd holds a prefix
+ * (write to a temporary file) and a damaged version is flagged. Errors: KURA_EBADNAME (path),
+ * KURA_ENOTFOUND (no such file, or no content), -EISDIR (a folder), KURA_ECONFIG (its key is
+ * not held), KURA_ECRYPTO / KURA_ECORRUPT (damaged), those of meta and blob, -errno (out_fd). */
+struct kura_store_export {
+    uint64_t version;   /* the version exported */
+    uint64_t size;      /* its plaintext bytes */
+    uint8_t sha256[32]; /* its plaintext SHA-256 */
+    uint64_t bytes;     /* bytes written */
+};
+KURA_MUST_CHECK int kura_store_export(struct kura_store *s, const char *account, const char *path,
+                                      const uint8_t *recipient_pk, int out_fd,
+                                      struct kura_store_export *ret);

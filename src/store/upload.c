@@ -253,8 +253,6 @@ int kura_store_put_commit(struct kura_upload *u, int64_t now, struct kura_node *
         r = KURA_EBADREQ; /* shorter than announced */
     }
     r = r == 0 ? check_digest(u, &sum) : r;
-    r = r == 0 ? kura_c4gh_header_build(u->data_key, u->s->c4gh_pk, u->s->c4gh_sk, v.header) : r;
-    sodium_memzero(u->data_key, sizeof(u->data_key));
     if (r == 0) {
         r = kura_blob_put_commit(u->bw, v.blob);
         u->bw = NULL; /* commit frees the writer, whatever its result */
@@ -264,7 +262,6 @@ int kura_store_put_commit(struct kura_upload *u, int64_t now, struct kura_node *
         return r;
     }
     v.header_len = KURA_C4GH_HEADER_ONE_BYTES;
-    memcpy(v.key_id, u->s->key_id, strlen(u->s->key_id) + 1);
     v.size = sum.size;
     v.segments = sum.segments;
     memcpy(v.sha256, sum.sha256, sizeof(v.sha256));
@@ -275,7 +272,12 @@ int kura_store_put_commit(struct kura_upload *u, int64_t now, struct kura_node *
     struct kura_meta *m = u->s->meta;
     r = kura_meta_txn_begin(m);
     if (r == 0) {
-        r = record(u, &v, now, ret, ret_created, dropped, &ndropped);
+        /* The header is made inside the transaction, to the key current now: a key rotation's
+         * last step runs in a write transaction too, so no header to a retired key can commit
+         * after it (keys.c). */
+        r = store_header_build(u->s, u->data_key, v.header, v.key_id);
+        sodium_memzero(u->data_key, sizeof(u->data_key));
+        r = r == 0 ? record(u, &v, now, ret, ret_created, dropped, &ndropped) : r;
         if (r == 0) {
             r = kura_meta_txn_commit(m);
         } else {
