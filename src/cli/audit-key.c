@@ -257,7 +257,7 @@ static int load(struct rotation *rt, struct kura_buf *err)
         return kura_sign_public_key_read(rt->keys_fd, KURA_KEYRING_AUDIT_PUB, rt->old_pk, err);
     }
     if (r == 0) {
-        r = kura_keyring_load(rt->keys_fd, NULL, &rt->kr, err);
+        r = cli_keyring_load(rt->keys_fd, rt->conf, &rt->kr, err);
     }
     if (r == 0) {
         memcpy(rt->old_pk, kura_sign_key_public(kura_keyring_audit_key(rt->kr)),

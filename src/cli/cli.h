@@ -211,3 +211,18 @@ KURA_MUST_CHECK int cli_purge_opts_new(int datafd, const struct kura_conf *conf,
                                        const struct kura_keyring *kr, struct kura_purge_opts **ret,
                                        struct kura_buf *err);
 struct kura_purge_opts *cli_purge_opts_free(struct kura_purge_opts *o);
+
+/* The passphrase of keys/c4gh.sec: from [keys] passphrase_file, else from the systemd credential
+ * $CREDENTIALS_DIRECTORY/kura-c4gh-passphrase, else none (*ret NULL). The file must be ours and
+ * closed to group and others (KURA_EKEYMODE). *ret is sodium_malloc'ed: sodium_free wipes it. */
+#define CLI_C4GH_CREDENTIAL "kura-c4gh-passphrase"
+KURA_MUST_CHECK int cli_c4gh_passphrase(const struct kura_conf *conf, char **ret,
+                                        struct kura_buf *err);
+/* The same checks and reading for one given file (kura init --c4gh-passphrase-file). */
+KURA_MUST_CHECK int cli_read_passphrase_file(const char *path, char **ret, struct kura_buf *err);
+/* kura_keyring_load with that passphrase. */
+KURA_MUST_CHECK int cli_keyring_load(int keys_fd, const struct kura_conf *conf,
+                                     struct kura_keyring **ret, struct kura_buf *err);
+/* kura_store_keys_attach with that passphrase. */
+KURA_MUST_CHECK int cli_store_keys_attach(struct kura_store *st, int keys_fd,
+                                          const struct kura_conf *conf, struct kura_buf *err);

@@ -211,7 +211,7 @@ int cli_record_locally(int datafd, const char *data, const char *action, const c
     }
     int keys = r == 0 ? openat(datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (r == 0) {
-        r = keys < 0 ? -errno : kura_keyring_load(keys, NULL, &kr, err);
+        r = keys < 0 ? -errno : cli_keyring_load(keys, conf, &kr, err);
     }
     if (keys >= 0) {
         (void)close(keys);

@@ -30,6 +30,8 @@ struct init_opts {
     const char *profile;
     const char *break_glass;      /* an emergency account with a sealed credential, or NULL */
     const char *break_glass_file; /* its envelope's text goes here (0600) instead of stdout */
+    const char *passphrase_file;  /* protects keys/c4gh.sec; recorded in kura.conf */
+    char *passphrase;             /* read from it (sodium_malloc'ed) */
 };
 
 /* Secrets init generates and hands out once. */
@@ -47,6 +49,7 @@ static void usage(FILE *f)
     (void)fputs("usage: kura init --data DIR [--admin ID] [--admin-password-file FILE] "
                 "[--profile NAME]\n"
                 "                 [--break-glass ID [--break-glass-file FILE]]\n"
+                "                 [--c4gh-passphrase-file FILE]\n"
                 "  Creates the data folder DIR (mode 0700) with kura.conf, keys/, the database\n"
                 "  and the first administrator. The administrator's one-time password is printed\n"
                 "  once, or written to FILE (mode 0600, must not exist). ID defaults to the name\n"
@@ -55,7 +58,9 @@ static void usage(FILE *f)
                 "  --break-glass ID also creates the emergency administrator ID, disabled, and\n"
                 "  prints its envelope once (or writes it to FILE, 0600): its one-time password\n"
                 "  and a sealed credential that enables it alone, once, for 240 minutes, when\n"
-                "  two administrators cannot be reached. Print it and keep it offline.\n",
+                "  two administrators cannot be reached. Print it and keep it offline.\n"
+                "  --c4gh-passphrase-file FILE (absolute, 0600) encrypts keys/c4gh.sec with the\n"
+                "  passphrase in FILE (scrypt) and records FILE as [keys] passphrase_file.\n",
                 f);
 }
 
@@ -122,13 +127,17 @@ static int open_target(const char *path, int *ret_fd, bool *ret_created, struct 
     return 0;
 }
 
-static int write_conf(int fd, const char *profile, struct kura_buf *err)
+static int write_conf(int fd, const char *profile, const char *passphrase_file,
+                      struct kura_buf *err)
 {
     _cleanup_(kura_conf_freep) struct kura_conf *c = kura_conf_new();
     if (!c) {
         return -ENOMEM;
     }
     int r = profile ? kura_conf_set(c, "password", "profile", profile, err) : 0;
+    if (r == 0 && passphrase_file) {
+        r = kura_conf_set(c, "keys", "passphrase_file", passphrase_file, err);
+    }
     if (r < 0) {
         return r;
     }
@@ -144,7 +153,7 @@ static int write_conf(int fd, const char *profile, struct kura_buf *err)
     return r;
 }
 
-static int write_keys(int fd, struct kura_buf *err)
+static int write_keys(int fd, const char *passphrase, struct kura_buf *err)
 {
     if (mkdirat(fd, CLI_KEYS_DIR, 0700) < 0) {
         kura_buf_addf(err, "cannot create keys/: %s", kura_strerror(-errno));
@@ -159,8 +168,11 @@ static int write_keys(int fd, struct kura_buf *err)
      * name is added when public_url is set to one (kura cert commands come later). */
     static const char *const names[] = {"localhost"};
     static const char *const ips[] = {"127.0.0.1", "::1"};
-    struct kura_keyring_create_opts o = {
-        .tls_dns_names = names, .n_tls_dns_names = 1, .tls_ips = ips, .n_tls_ips = 2};
+    struct kura_keyring_create_opts o = {.passphrase = passphrase,
+                                         .tls_dns_names = names,
+                                         .n_tls_dns_names = 1,
+                                         .tls_ips = ips,
+                                         .n_tls_ips = 2};
     return kura_keyring_create(keys, &o, err);
 }
 
@@ -236,7 +248,7 @@ static int write_db(const struct init_opts *o, int fd, const char *install_id,
     _cleanup_(kura_closep) int keys =
         openat(fd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     _cleanup_(kura_keyring_freep) struct kura_keyring *kr = NULL;
-    r = keys < 0 ? -errno : kura_keyring_load(keys, NULL, &kr, err);
+    r = keys < 0 ? -errno : kura_keyring_load(keys, o->passphrase, &kr, err);
     if (r < 0) {
         return r;
     }
@@ -357,9 +369,9 @@ static int run_init(const struct init_opts *o, struct kura_buf *err)
     }
     char install_id[37];
     struct init_secrets sec;
-    r = write_conf(fd, o->profile, err);
+    r = write_conf(fd, o->profile, o->passphrase_file, err);
     if (r == 0) {
-        r = write_keys(fd, err);
+        r = write_keys(fd, o->passphrase, err);
     }
     if (r == 0) {
         r = make_install_id(install_id);
@@ -420,6 +432,7 @@ int cli_init(int argc, char **argv)
         {"profile", required_argument, NULL, 'P'},
         {"break-glass", required_argument, NULL, 'b'},
         {"break-glass-file", required_argument, NULL, 'B'},
+        {"c4gh-passphrase-file", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -444,6 +457,9 @@ int cli_init(int argc, char **argv)
             break;
         case 'B':
             o.break_glass_file = optarg;
+            break;
+        case 'C':
+            o.passphrase_file = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -487,13 +503,21 @@ int cli_init(int argc, char **argv)
                           "(--break-glass-file only with --break-glass)");
         return CLI_EXIT_USAGE;
     }
+    if (o.passphrase_file && o.passphrase_file[0] != '/') {
+        cli_error("init",
+                  "--c4gh-passphrase-file needs an absolute path (it is kept in kura.conf)");
+        return CLI_EXIT_USAGE;
+    }
     if (kura_crypto_init() < 0) {
         cli_error("init", "cannot initialise libsodium");
         return CLI_EXIT_FAIL;
     }
     struct kura_buf err = KURA_BUF_INIT(8192);
     umask(077);
-    int r = run_init(&o, &err);
+    int r =
+        o.passphrase_file ? cli_read_passphrase_file(o.passphrase_file, &o.passphrase, &err) : 0;
+    r = r == 0 ? run_init(&o, &err) : r;
+    sodium_free(o.passphrase);
     if (r < 0) {
         cli_error("init", "%s", err.len ? err.ptr : kura_strerror(r));
     }

@@ -175,7 +175,7 @@ static int load_keys(struct server *s, struct kura_buf *err)
                       s->data);
         return KURA_ECONFIG;
     }
-    return kura_keyring_load(keys, NULL, &s->keys, err);
+    return cli_keyring_load(keys, s->conf, &s->keys, err);
 }
 
 static int open_meta(struct server *s, struct kura_buf *err)
@@ -490,7 +490,7 @@ static int start_store(struct server *s, struct kura_buf *err)
         /* Retired Crypt4GH keys (headers a rotation has not reached yet) and later reloads. */
         _cleanup_(kura_closep) int keys =
             openat(s->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        r = keys < 0 ? -errno : kura_store_keys_attach(s->store, keys, NULL);
+        r = keys < 0 ? -errno : cli_store_keys_attach(s->store, keys, s->conf, err);
     }
     if (r < 0) {
         kura_buf_addf(err, "cannot open the file store: %s", kura_strerror(r));

@@ -97,7 +97,7 @@ static int open_ctx(struct user_ctx *u, bool need_keys)
     if (r == 0 && need_keys) {
         _cleanup_(kura_closep) int kfd =
             openat(u->datafd, CLI_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        r = kfd < 0 ? -errno : kura_keyring_load(kfd, NULL, &u->keys, &u->err);
+        r = kfd < 0 ? -errno : cli_keyring_load(kfd, u->conf, &u->keys, &u->err);
     }
     if (r == 0) {
         r = cli_actor_for_uid(getuid(), u->actor);

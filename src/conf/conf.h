@@ -56,6 +56,9 @@ struct kura_conf {
         uint64_t work_queue;
     } http;
     struct {
+        char *passphrase_file; /* protects keys/c4gh.sec; "" = systemd credential or none */
+    } keys;
+    struct {
         char *cert_file;
         char *key_file;
         char *min_version;

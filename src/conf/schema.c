@@ -98,6 +98,12 @@ const struct conf_key kura_conf_keys[] = {
     {"http", "work_queue", UINT(http, work_queue), "1024", 1, 100000, "jobs", NULL, NULL, NULL,
      "Blocking jobs waiting at most; beyond it requests get 503 with Retry-After"},
     /* [tls] */
+    /* [keys] */
+    {"keys", "passphrase_file", STR(keys, passphrase_file), "", 0, 0, NULL, NULL, valid_opt_path,
+     "empty, or an absolute file path (mode 0600 or 0400, owned by kura's user)",
+     "File holding the passphrase that protects keys/c4gh.sec (scrypt). Empty: the systemd "
+     "credential $CREDENTIALS_DIRECTORY/kura-c4gh-passphrase when there is one, else the key is "
+     "stored unencrypted. Never read from an environment variable (visible in /proc)"},
     {"tls", "cert_file", STR(tls, cert_file), "keys/tls.crt", 0, 0, NULL, NULL, valid_path,
      "a file path, absolute or relative to the data folder",
      "PEM certificate chain presented to clients"},

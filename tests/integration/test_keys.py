@@ -291,3 +291,52 @@ def test_export_for_the_server_key_and_for_a_recipient(dav, tmp_path):
     assert len(recs) >= 4 and recs[0]["object"] == "rin"
     assert recs[1]["detail"]["server_key"] is False
     assert recs[1]["detail"]["recipient"].startswith("c4gh:")
+
+
+def test_a_passphrase_protects_the_server_key(tmp_path):
+    """kura init --c4gh-passphrase-file: keys/c4gh.sec is scrypt-encrypted; kura serve and the
+    CLI read the passphrase from [keys] passphrase_file or from the systemd credential
+    $CREDENTIALS_DIRECTORY/kura-c4gh-passphrase, never from the environment; a passphrase file
+    open to others, or a missing one, stops kura before it serves."""
+    from conftest import Instance, set_conf
+    from test_dav import app_password
+    from test_identity import add_user, enrol
+    pw = tmp_path / "c4gh.pass"
+    pw.write_text("a passphrase for the storehouse key\n")
+    os.chmod(pw, 0o600)
+    (tmp_path / "i").mkdir()
+    inst = Instance(tmp_path / "i")
+    try:
+        inst.init("--c4gh-passphrase-file", str(pw))
+        sec = (inst.data / "keys" / "c4gh.sec").read_text()
+        assert "ENCRYPTED" in sec
+        assert b"scrypt" in base64.b64decode("".join(sec.splitlines()[1:-1]))
+        assert f"passphrase_file = {pw}" in (inst.data / "kura.conf").read_text()
+        inst.set("password", "hash_memlimit_kib", "8192")
+        inst.set("password", "hash_opslimit", "1")
+        server = inst.serve()
+        otp = add_user(inst, tmp_path, "rin")
+        s, csrf, _ = enrol(server, "rin", otp, "a long river passphrase 2026")
+        d = Dav(server, "rin", app_password(server, s, csrf, "c", "read-write"))
+        assert d.req("PUT", "/x.bin", data=b"sealed").status_code == 201
+        assert server.stop() == 0
+        # A passphrase file others may read: refused, nothing served.
+        os.chmod(pw, 0o644)
+        proc = run_kura("serve", "--data", str(inst.data), "--listen", "127.0.0.1:1")
+        assert proc.returncode != 0 and "0600" in proc.stderr, proc.stderr
+        os.chmod(pw, 0o600)
+        # The systemd credential instead of the configured file.
+        set_conf(inst.data, "keys", "passphrase_file", "")
+        creds = tmp_path / "creds"
+        creds.mkdir(mode=0o700)
+        shutil.copy(pw, creds / "kura-c4gh-passphrase")
+        os.chmod(creds / "kura-c4gh-passphrase", 0o400)
+        server = inst.serve(env={"CREDENTIALS_DIRECTORY": str(creds)})
+        d2 = Dav(server, "rin", d.s.auth[1])
+        assert d2.req("GET", "/x.bin").content == b"sealed"
+        assert server.stop() == 0
+        proc = run_kura("user", "list", "--data", str(inst.data))
+        assert proc.returncode != 0  # no passphrase anywhere: the keyring cannot be opened
+        (creds / "kura-c4gh-passphrase").unlink()
+    finally:
+        inst.cleanup()
