@@ -262,9 +262,9 @@ static int load_set(struct kura_store *s, struct store_key_set **ret)
     sodium_memzero(sk, sizeof(sk));
     kura_closep(&rfd);
     kura_free(names);
-    if (r < 0) {
+    if (r < 0 || !ks) {
         set_free(ks);
-        return r;
+        return r < 0 ? r : -ENOMEM;
     }
     ks->n = used;
     (void)sodium_mprotect_readonly(ks);
