@@ -191,7 +191,7 @@ static void record_purge(void *ctx, const struct kura_node *n, int r,
     }
     if (r < 0) {
         kura_log_err(r, "trash_purge_failed", "node", node, NULL);
-    } else if (c->keep_err < 0) {
+    } else if (c && c->keep_err < 0) {
         kura_log_err(c->keep_err, "certificate_copy_failed", "certificate", c->id, NULL);
     }
     json_decref(detail);

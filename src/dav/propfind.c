@@ -147,10 +147,10 @@ static int text(struct kura_buf *o, enum live l, const char *s)
     return kura_dav_prop_text(o, &live_names[l], s, strlen(s));
 }
 
-static int write_live(struct kura_buf *o, enum live l, const struct res *x)
+/* Properties every resource has, the virtual root included. */
+static int write_common(struct kura_buf *o, enum live l, const struct res *x)
 {
     const struct kura_node *n = x->node;
-    char v[160];
     switch (l) {
     case L_RESOURCETYPE:
         if (n && !n->folder) {
@@ -161,6 +161,32 @@ static int write_live(struct kura_buf *o, enum live l, const struct res *x)
             kura_dav_prop_close(o, &live_names[l]);
             return r;
         }
+    case L_DISPLAYNAME:
+        return text(o, l, n ? (n->parent ? kura_node_name(n) : DAV_HOME) : "dav");
+    case L_SUPPORTEDLOCK: {
+        int r = kura_dav_prop_open(o, &live_names[l]);
+        kura_dav_prop_supportedlock(o);
+        kura_dav_prop_close(o, &live_names[l]);
+        return r;
+    }
+    case L_LOCKDISCOVERY:
+        return lockdiscovery(o, x);
+    default:
+        return -EINVAL;
+    }
+}
+
+static int write_live(struct kura_buf *o, enum live l, const struct res *x)
+{
+    const struct kura_node *n = x->node;
+    char v[160];
+    if (l == L_RESOURCETYPE || l == L_DISPLAYNAME || l == L_SUPPORTEDLOCK || l == L_LOCKDISCOVERY) {
+        return write_common(o, l, x);
+    }
+    if (!n || !x->space) {
+        return -EINVAL; /* applies() keeps the rest to nodes */
+    }
+    switch (l) {
     case L_GETCONTENTLENGTH:
         return text(o, l, kura_fmt_u64(v, n->size));
     case L_GETLASTMODIFIED:
@@ -174,16 +200,6 @@ static int write_live(struct kura_buf *o, enum live l, const struct res *x)
         return text(o, l, v);
     case L_GETCONTENTTYPE:
         return text(o, l, "application/octet-stream");
-    case L_DISPLAYNAME:
-        return text(o, l, n ? (n->parent ? kura_node_name(n) : DAV_HOME) : "dav");
-    case L_SUPPORTEDLOCK: {
-        int r = kura_dav_prop_open(o, &live_names[l]);
-        kura_dav_prop_supportedlock(o);
-        kura_dav_prop_close(o, &live_names[l]);
-        return r;
-    }
-    case L_LOCKDISCOVERY:
-        return lockdiscovery(o, x);
     case L_QUOTA_USED:
         return text(o, l, kura_fmt_u64(v, x->space->used_bytes));
     case L_QUOTA_AVAILABLE:
@@ -211,7 +227,7 @@ static int write_live(struct kura_buf *o, enum live l, const struct res *x)
         kura_dav_prop_close(o, &live_names[l]);
         return r;
     }
-    case L_COUNT:
+    default:
         break;
     }
     return -EINVAL;

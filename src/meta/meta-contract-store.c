@@ -74,7 +74,7 @@ uint64_t store_mk(struct kura_meta *m, uint64_t space, const char *path, bool fo
 
 struct kura_node store_node(struct kura_meta *m, uint64_t id)
 {
-    struct kura_node n;
+    struct kura_node n = {0};
     assert_int_equal(kura_meta_node_get(m, id, &n), 0);
     return n;
 }
@@ -96,9 +96,9 @@ void store_assert_absent(struct kura_meta *m, uint64_t space, const char *path)
 struct store_tag store_etag(struct kura_meta *m, uint64_t id)
 {
     struct kura_node n = store_node(m, id);
-    struct store_tag t;
+    struct store_tag t = {0};
     assert_true(n.etag[0] != '\0');
-    memcpy(t.s, n.etag, sizeof(t.s));
+    (void)snprintf(t.s, sizeof(t.s), "%s", n.etag);
     return t;
 }
 

@@ -290,8 +290,8 @@ int meta_sqlite_prop_get(struct kura_meta *m, uint64_t node, const char *ns, con
         r = meta_sqlite_row(h, s, "t", &value);
         r = r < 0 ? r : r == 1 ? 0 : KURA_ENOTFOUND;
     }
-    if (r < 0) {
-        return r;
+    if (r < 0 || !value) {
+        return r < 0 ? r : KURA_ECORRUPT;
     }
     char *copy = kura_strdup(value);
     if (!copy) {

@@ -196,7 +196,7 @@ static int space_one(struct sqlite_meta *h, int64_t sid, struct kura_space *ret)
     _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     int r = meta_sqlite_prepare(h, &s, SPACE_SELECT "WHERE s.id = ?1", "i", sid);
     const char *kind = NULL, *owner = NULL;
-    int64_t id, root, quota, used;
+    int64_t id = 0, root = 0, quota = 0, used = 0;
     struct kura_space sp = {0};
     if (r == 0) {
         r = meta_sqlite_row(h, s, "ittTiii", &id, &kind, &owner, &root, &quota, &used,
@@ -205,7 +205,7 @@ static int space_one(struct sqlite_meta *h, int64_t sid, struct kura_space *ret)
     if (r <= 0) {
         return r < 0 ? r : KURA_ENOTFOUND;
     }
-    if (root <= 0 || quota < 0 || used < 0) {
+    if (root <= 0 || quota < 0 || used < 0 || !kind) {
         return KURA_ECORRUPT;
     }
     if (strcmp(kind, "personal") == 0) {

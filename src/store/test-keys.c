@@ -49,8 +49,11 @@ static int setup(void **state)
     struct env *e = kura_calloc(1, sizeof(*e));
     uint8_t sk[32], pk[32];
     char path[128];
+    if (!e) {
+        return -1;
+    }
     (void)snprintf(e->dir, sizeof(e->dir), "/tmp/kura-store-keys-XXXXXX");
-    if (!e || !mkdtemp(e->dir) || kura_crypto_init() < 0) {
+    if (!mkdtemp(e->dir) || kura_crypto_init() < 0) {
         return -1;
     }
     e->datafd = open(e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
