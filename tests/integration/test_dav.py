@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 import requests
 
-from test_identity import add_user, enrol, fast, post
+from test_identity import add_user, enrol, fast, login, post
 
 DAV = "/dav/home"
 MiB = 1024 * 1024
@@ -342,3 +342,24 @@ def test_a_large_file_round_trips(dav):
             n += len(chunk)
     assert n == size and got.hexdigest() == sent.hexdigest()
     assert r.headers["OC-Checksum"] == "SHA256:" + sent.hexdigest()
+
+
+def test_the_portal_session_works_with_its_csrf_token(dav):
+    """The browser's session cookie reaches /dav too: reads as is, changes only with the session's
+    X-CSRF-Token; an enrolment session (first login) reaches nothing."""
+    server, s, csrf = dav["server"], dav["session"], dav["csrf"]
+    url = server.url + DAV
+    r = s.request("PROPFIND", url + "/", headers={"Depth": "0"}, timeout=30)
+    assert r.status_code == 207, r.text
+    r = s.put(url + "/via-portal.txt", data=b"x", timeout=30)
+    assert r.status_code == 403
+    r = s.put(url + "/via-portal.txt", data=b"x", headers={"X-CSRF-Token": "wrong" * 9}, timeout=30)
+    assert r.status_code == 403
+    r = s.put(url + "/via-portal.txt", data=b"portal", headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert r.status_code == 201, r.text
+    assert s.get(url + "/via-portal.txt", timeout=30).content == b"portal"
+    fresh = add_user(dav["instance"], dav["tmp"], "kai")
+    k, r = login(server, "kai", fresh)
+    assert r.json()["kind"] == "enrolment"
+    r = k.request("PROPFIND", url + "/", headers={"Depth": "0"}, timeout=30)
+    assert r.status_code == 403
