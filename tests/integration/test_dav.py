@@ -363,3 +363,27 @@ def test_the_portal_session_works_with_its_csrf_token(dav):
     assert r.json()["kind"] == "enrolment"
     r = k.request("PROPFIND", url + "/", headers={"Depth": "0"}, timeout=30)
     assert r.status_code == 403
+
+
+def test_destination_must_stay_on_this_server_and_inside_the_space(dav):
+    d, server = dav["rw"], dav["server"]
+    assert d.req("MKCOL", "/a").status_code == 201
+    assert d.req("PUT", "/a/f.txt", data=b"f").status_code == 201
+    here = server.url + DAV
+    for dest, status in ((f"https://evil.example{DAV}/x", 403),   # another origin
+                         (f"https://user:pw@localhost:{server.port}{DAV}/x", 400),  # userinfo
+                         (server.url + "/dav/other/x", 403),         # outside the space
+                         (server.url + "/api/v1/me", 403),
+                         (here + "/a/../../etc", 400),               # traversal, decoded
+                         (here + "/a/%00x", 400),
+                         (here + "/a/sub", 403)):                    # a folder into itself
+        r = d.req("MOVE", "/a", headers={"Destination": dest})
+        assert r.status_code == status, (dest, r.status_code, r.text)
+    r = d.req("COPY", "/a", headers={"Destination": here + "/b", "Depth": "1"})
+    assert r.status_code == 400
+    r = d.req("MOVE", "/a", headers={"Destination": here + "/b", "Depth": "0"})
+    assert r.status_code == 400
+    assert d.req("MOVE", "/a/f.txt", headers={"Destination": here + "/a/f.txt"}).status_code == 403
+    assert d.req("GET", "/a/f.txt").content == b"f"  # nothing moved
+    r = d.req("MOVE", "/a", headers={"Destination": DAV + "/b"})  # path-absolute, as ownCloud sends
+    assert r.status_code == 201 and d.req("GET", "/b/f.txt").content == b"f"
