@@ -19,13 +19,14 @@ struct kura_download {
     int err;        /* sticky */
     uint8_t *plain; /* verified plaintext not yet returned */
     size_t plen, ppos;
-    uint8_t *cipher; /* one cipher segment */
+    size_t pcap;     /* plain's size: one segment, or less for a smaller file */
+    uint8_t *cipher; /* one cipher segment (pcap + overhead) */
 };
 
 static int to_plain(void *ctx, const uint8_t *data, size_t len)
 {
     struct kura_download *d = ctx;
-    if (d->plen + len > KURA_C4GH_SEGMENT_BYTES) {
+    if (d->plen + len > d->pcap) {
         return KURA_EINTERNAL; /* one segment per feed: cannot happen */
     }
     memcpy(d->plain + d->plen, data, len);
@@ -41,7 +42,7 @@ void kura_store_get_close(struct kura_download *d)
     kura_c4gh_reader_free(d->cr);
     kura_blob_reader_close(d->br);
     if (d->plain) {
-        sodium_memzero(d->plain, KURA_C4GH_SEGMENT_BYTES);
+        sodium_memzero(d->plain, d->pcap);
     }
     kura_free(d->plain);
     kura_free(d->cipher);
@@ -94,8 +95,10 @@ int kura_store_get_open(struct kura_store *s, const struct kura_actor *a,
     if (r == 0) {
         *d = (struct kura_download){.s = s, .version = v.id};
         memcpy(d->blob, v.blob, sizeof(d->blob));
-        d->plain = kura_malloc(KURA_C4GH_SEGMENT_BYTES);
-        d->cipher = kura_malloc(KURA_C4GH_CIPHER_SEGMENT_BYTES);
+        /* A small file needs small buffers: nothing larger is allocated, zeroed and freed. */
+        d->pcap = v.size < KURA_C4GH_SEGMENT_BYTES ? (size_t)v.size + 1 : KURA_C4GH_SEGMENT_BYTES;
+        d->plain = kura_malloc(d->pcap);
+        d->cipher = kura_malloc(d->pcap + KURA_C4GH_SEGMENT_OVERHEAD);
         r = d->plain && d->cipher ? open_version(d, &v, offset, len) : -ENOMEM;
     }
     sodium_memzero(&v, sizeof(v));
@@ -120,8 +123,9 @@ static int next_segment(struct kura_download *d)
         d->finished = true;
         return kura_c4gh_reader_finish(d->cr); /* an empty file */
     }
-    size_t want = d->cipher_left < KURA_C4GH_CIPHER_SEGMENT_BYTES ? (size_t)d->cipher_left
-                                                                  : KURA_C4GH_CIPHER_SEGMENT_BYTES;
+    size_t cap = d->pcap < KURA_C4GH_SEGMENT_BYTES ? d->pcap + KURA_C4GH_SEGMENT_OVERHEAD
+                                                   : KURA_C4GH_CIPHER_SEGMENT_BYTES;
+    size_t want = d->cipher_left < cap ? (size_t)d->cipher_left : cap;
     size_t got = 0;
     int r = kura_blob_read(d->br, d->cipher, want, &got);
     if (r == 0 && got < want) {
