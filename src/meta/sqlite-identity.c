@@ -1,9 +1,9 @@
 /* sqlite-identity.c — identity in SQLite (meta.h, "identity"): account updates and listing,
  * authentication state, recovery codes, password history, sessions, app passwords, the ledger.
  *
- * Statements are prepared per call, as in sqlite-alerts.c. Parameters go through one helper
- * (bind_args, driven by a format string) and result columns through another (read_cols), so each
- * statement's SQL and its arguments can be checked against each other on one screen.
+ * Statements are prepared per call through the shared helpers of sqlite-stmt.c: parameters bound
+ * from a format string, result columns read through another, so each statement's SQL and its
+ * arguments can be checked against each other on one screen.
  *
  * Concurrency: every function holds the handle's lock, which serialises this process. What must
  * also hold against another process on the same file (counting attempts, taking a lock once,
@@ -13,8 +13,6 @@
  */
 #include "meta/sqlite-internal.h"
 
-#include <assert.h>
-#include <stdarg.h>
 #include <string.h>
 
 static const char *const kind_names[] = {
@@ -22,239 +20,12 @@ static const char *const kind_names[] = {
     [KURA_SESSION_ENROL] = "enrol",
 };
 
-/* ---- statements --------------------------------------------------------------------------- */
-
-static void finalizep(sqlite3_stmt **s)
-{
-    (void)sqlite3_finalize(*s);
-    *s = NULL;
-}
-
-/* Binds ?1, ?2, ... from *ap, one argument per letter of fmt:
- *   t  const char *              text; NULL binds SQL NULL
- *   i  int64_t                   integer (callers cast: these are varargs)
- *   T  int64_t                   a time; 0 ("not set") binds SQL NULL
- *   h  const uint8_t *           KURA_META_MAC_BYTES bytes; NULL binds SQL NULL
- *   b  const uint8_t *, size_t   a blob; length 0 binds SQL NULL
- * Values are bound SQLITE_STATIC: they must outlive the statement. Returns an SQLite code. */
-static int bind_args(sqlite3_stmt *s, const char *fmt, va_list *ap)
-{
-    int rc = SQLITE_OK;
-    for (int col = 1; rc == SQLITE_OK && fmt[col - 1]; col++) {
-        const void *p = NULL;
-        int64_t v = 0;
-        size_t len = KURA_META_MAC_BYTES;
-        switch (fmt[col - 1]) {
-        case 't':
-            p = va_arg(*ap, const char *);
-            rc = p ? sqlite3_bind_text(s, col, p, -1, SQLITE_STATIC) : sqlite3_bind_null(s, col);
-            break;
-        case 'i':
-        case 'T':
-            v = va_arg(*ap, int64_t);
-            rc = v == 0 && fmt[col - 1] == 'T' ? sqlite3_bind_null(s, col)
-                                               : sqlite3_bind_int64(s, col, v);
-            break;
-        case 'b':
-        case 'h':
-            p = va_arg(*ap, const uint8_t *);
-            if (fmt[col - 1] == 'b') {
-                len = va_arg(*ap, size_t);
-            }
-            rc = p && len ? sqlite3_bind_blob64(s, col, p, len, SQLITE_STATIC)
-                          : sqlite3_bind_null(s, col);
-            break;
-        default:
-            assert(false && "unknown bind format letter");
-            rc = SQLITE_MISUSE;
-        }
-    }
-    return rc;
-}
-
-/* Reads column col of the current row into out, as read_cols() below describes for `letter`. */
-static int read_col(struct sqlite_meta *h, sqlite3_stmt *s, int col, char letter, void *out)
-{
-    int type = sqlite3_column_type(s, col);
-    if (type == SQLITE_NULL && letter == 'n') {
-        *(const char **)out = NULL;
-        return 0;
-    }
-    if (type == SQLITE_NULL && letter == 'T') {
-        *(int64_t *)out = 0;
-        return 0;
-    }
-    if (letter == 't' || letter == 'n') {
-        const char *text = (const char *)sqlite3_column_text(s, col);
-        if (type == SQLITE_TEXT && !text) {
-            return sqlite3_errcode(meta_sqlite_db(h)) == SQLITE_NOMEM ? -ENOMEM : KURA_ECORRUPT;
-        }
-        if (type != SQLITE_TEXT || strlen(text) != (size_t)sqlite3_column_bytes(s, col)) {
-            return KURA_ECORRUPT;
-        }
-        *(const char **)out = text;
-        return 0;
-    }
-    if (letter == 'h') {
-        const void *blob = sqlite3_column_blob(s, col);
-        if (type != SQLITE_BLOB || sqlite3_column_bytes(s, col) != KURA_META_MAC_BYTES) {
-            return KURA_ECORRUPT;
-        }
-        if (!blob) {
-            return -ENOMEM;
-        }
-        memcpy(out, blob, KURA_META_MAC_BYTES);
-        return 0;
-    }
-    assert(letter == 'i' || letter == 'T' || letter == 'f');
-    int64_t v = sqlite3_column_int64(s, col);
-    if (type != SQLITE_INTEGER || (letter == 'f' && v != 0 && v != 1)) {
-        return KURA_ECORRUPT;
-    }
-    if (letter == 'f') {
-        *(bool *)out = v == 1;
-    } else {
-        *(int64_t *)out = v;
-    }
-    return 0;
-}
-
-/* Reads the current row's columns 0, 1, ... into pointers from *ap, one per letter of fmt:
- *   t  const char **  TEXT, borrowed until the next step     n  TEXT or NULL
- *   i  int64_t *      INTEGER                                T  INTEGER, or NULL read as 0
- *   h  uint8_t *      a BLOB of exactly KURA_META_MAC_BYTES, copied
- *   f  bool *         INTEGER 0 or 1
- * Any other type, or text with a NUL in it, was not written by us: KURA_ECORRUPT. */
-static int read_cols(struct sqlite_meta *h, sqlite3_stmt *s, const char *fmt, va_list *ap)
-{
-    for (int col = 0; fmt[col]; col++) {
-        int r = read_col(h, s, col, fmt[col], va_arg(*ap, void *));
-        if (r < 0) {
-            return r;
-        }
-    }
-    return 0;
-}
-
-static int vprepare(struct sqlite_meta *h, sqlite3_stmt **ret, const char *sql, const char *fmt,
-                    va_list *ap)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v3(meta_sqlite_db(h), sql, -1, 0, &s, NULL);
-    if (rc == SQLITE_OK) {
-        rc = bind_args(s, fmt, ap);
-    }
-    if (rc != SQLITE_OK) {
-        int r = meta_sqlite_err(h, rc);
-        (void)sqlite3_finalize(s);
-        return r;
-    }
-    *ret = s;
-    return 0;
-}
-
-/* Prepares sql with its parameters bound as bind_args() describes. */
-static int prepare(struct sqlite_meta *h, sqlite3_stmt **ret, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vprepare(h, ret, sql, fmt, &ap);
-    va_end(ap);
-    return r;
-}
-
-/* Steps a prepared statement and reads the row (read_cols()). 1: a row, 0: done, < 0: error. */
-static int row(struct sqlite_meta *h, sqlite3_stmt *s, const char *fmt, ...)
-{
-    int r = meta_sqlite_step(h, s);
-    if (r <= 0) {
-        return r;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    r = read_cols(h, s, fmt, &ap);
-    va_end(ap);
-    return r < 0 ? r : 1;
-}
-
-/* Runs a statement that yields at most one row: the arguments are first its parameters (`in`,
- * as bind_args()), then pointers for the row's columns (`out`, as read_cols(), numbers only: the
- * statement is finished before returning). 1: a row was read, 0: none, < 0: error. Running to
- * the end matters for a write with RETURNING: only then is its autocommit transaction over. */
-static int one(struct sqlite_meta *h, const char *sql, const char *in, const char *out, ...)
-{
-    assert(!strpbrk(out, "tn"));
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
-    va_list ap;
-    va_start(ap, out);
-    int r = vprepare(h, &s, sql, in, &ap);
-    int got = 0;
-    if (r == 0) {
-        r = meta_sqlite_step(h, s);
-    }
-    if (r > 0) {
-        got = 1;
-        r = read_cols(h, s, out, &ap);
-    }
-    va_end(ap);
-    while (r == 0 && got == 1 && (r = meta_sqlite_step(h, s)) > 0) {
-        r = 0; /* more RETURNING rows than the caller cares for */
-    }
-    return r < 0 ? r : got;
-}
-
-static int vexec(struct sqlite_meta *h, int64_t *ret_changes, const char *sql, const char *fmt,
-                 va_list *ap)
-{
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
-    int r = vprepare(h, &s, sql, fmt, ap);
-    if (r == 0) {
-        r = meta_sqlite_step(h, s);
-    }
-    if (r > 0) {
-        return KURA_EINTERNAL; /* a row from a statement meant to return none */
-    }
-    if (r == 0 && ret_changes) {
-        *ret_changes = sqlite3_changes64(meta_sqlite_db(h));
-    }
-    return r;
-}
-
-/* Runs a statement without result rows; *ret_changes (may be NULL): the rows it changed. */
-static int exec(struct sqlite_meta *h, int64_t *ret_changes, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vexec(h, ret_changes, sql, fmt, &ap);
-    va_end(ap);
-    return r;
-}
-
-/* As exec, but KURA_ENOTFOUND when no row changed. */
-static int exec_found(struct sqlite_meta *h, const char *sql, const char *fmt, ...)
-{
-    int64_t n = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vexec(h, &n, sql, fmt, &ap);
-    va_end(ap);
-    return r < 0 ? r : n > 0 ? 0 : KURA_ENOTFOUND;
-}
+/* ---- statements: the shared helpers of sqlite-stmt.c (sqlite-internal.h) -------------------- */
 
 static int account_exists(struct sqlite_meta *h, const char *id)
 {
-    int r = one(h, "SELECT 1 FROM accounts WHERE id = ?1", "t", "", id);
+    int r = meta_sqlite_one(h, "SELECT 1 FROM accounts WHERE id = ?1", "t", "", id);
     return r < 0 ? r : r == 1 ? 0 : KURA_ENOTFOUND;
-}
-
-/* Ends a transaction begun with meta_sqlite_txn: commits when r >= 0, else rolls back. */
-static int txn_end(struct kura_meta *m, int r)
-{
-    if (r < 0) {
-        meta_sqlite_rollback(m);
-        return r;
-    }
-    return meta_sqlite_txn(m, false);
 }
 
 /* Replaces each borrowed string by an owned copy (NULL stays NULL); on failure, frees what it
@@ -293,26 +64,28 @@ int meta_sqlite_account_update(struct kura_meta *m, const struct kura_account *a
     if (r < 0) {
         return r;
     }
-    r = exec_found(h,
-                   "UPDATE accounts SET display_name = ?2, email = ?3, affiliation = ?4, "
-                   "phone = ?5, status = ?6, valid_from = ?7, valid_until = ?8, "
-                   "password_hash = ?9, password_changed_at = ?10, must_change_password = ?11, "
-                   "updated_at = ?12 WHERE id = ?1",
-                   "ttttttTTtTii", a->id, or_empty(a->display_name), or_empty(a->email),
-                   or_empty(a->affiliation), or_empty(a->phone),
-                   kura_account_status_name(a->status), a->valid_from, a->valid_until,
-                   a->password_hash, a->password_changed_at, (int64_t)a->must_change_password,
-                   updated);
+    r = meta_sqlite_exec_found(
+        h,
+        "UPDATE accounts SET display_name = ?2, email = ?3, affiliation = ?4, "
+        "phone = ?5, status = ?6, valid_from = ?7, valid_until = ?8, "
+        "password_hash = ?9, password_changed_at = ?10, must_change_password = ?11, "
+        "updated_at = ?12 WHERE id = ?1",
+        "ttttttTTtTii", a->id, or_empty(a->display_name), or_empty(a->email),
+        or_empty(a->affiliation), or_empty(a->phone), kura_account_status_name(a->status),
+        a->valid_from, a->valid_until, a->password_hash, a->password_changed_at,
+        (int64_t)a->must_change_password, updated);
     if (r == 0) {
-        r = exec(h, NULL, "DELETE FROM account_roles WHERE account_id = ?1", "t", a->id);
+        r = meta_sqlite_exec(h, NULL, "DELETE FROM account_roles WHERE account_id = ?1", "t",
+                             a->id);
     }
     for (unsigned bit = 1; r == 0 && bit <= KURA_ROLE_ALL; bit <<= 1) {
         if (a->roles & bit) {
-            r = exec(h, NULL, "INSERT INTO account_roles (account_id, role) VALUES (?1, ?2)", "tt",
-                     a->id, kura_role_name(bit));
+            r = meta_sqlite_exec(h, NULL,
+                                 "INSERT INTO account_roles (account_id, role) VALUES (?1, ?2)",
+                                 "tt", a->id, kura_role_name(bit));
         }
     }
-    return txn_end(m, r);
+    return meta_sqlite_txn_end(m, r);
 }
 
 /* Parses group_concat's comma-separated role names into a bitmask. */
@@ -335,10 +108,10 @@ static int parse_roles(const char *list, unsigned *ret)
 static int account_row(struct sqlite_meta *h, sqlite3_stmt *s, struct kura_account *a)
 {
     const char *status = NULL, *roles = NULL;
-    int r =
-        row(h, s, "ttttttTTnTfiin", &a->id, &a->display_name, &a->email, &a->affiliation, &a->phone,
-            &status, &a->valid_from, &a->valid_until, &a->password_hash, &a->password_changed_at,
-            &a->must_change_password, &a->created_at, &a->updated_at, &roles);
+    int r = meta_sqlite_row(h, s, "ttttttTTnTfiin", &a->id, &a->display_name, &a->email,
+                            &a->affiliation, &a->phone, &status, &a->valid_from, &a->valid_until,
+                            &a->password_hash, &a->password_changed_at, &a->must_change_password,
+                            &a->created_at, &a->updated_at, &roles);
     if (r <= 0) {
         return r;
     }
@@ -352,14 +125,15 @@ static int account_row(struct sqlite_meta *h, sqlite3_stmt *s, struct kura_accou
 int meta_sqlite_account_list(struct kura_meta *m, kura_account_fn fn, void *ctx)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     /* One statement: every account with its roles from one snapshot. */
-    int r = prepare(h, &s,
-                    "SELECT id, display_name, email, affiliation, phone, status, valid_from, "
-                    "valid_until, password_hash, password_changed_at, must_change_password, "
-                    "created_at, updated_at, (SELECT group_concat(role) FROM account_roles r "
-                    "WHERE r.account_id = a.id) FROM accounts a ORDER BY id",
-                    "");
+    int r = meta_sqlite_prepare(
+        h, &s,
+        "SELECT id, display_name, email, affiliation, phone, status, valid_from, "
+        "valid_until, password_hash, password_changed_at, must_change_password, "
+        "created_at, updated_at, (SELECT group_concat(role) FROM account_roles r "
+        "WHERE r.account_id = a.id) FROM accounts a ORDER BY id",
+        "");
     struct kura_account a = {0};
     while (r == 0 && (r = account_row(h, s, &a)) == 1) {
         r = fn(ctx, &a);
@@ -372,21 +146,23 @@ int meta_sqlite_account_list(struct kura_meta *m, kura_account_fn fn, void *ctx)
 int meta_sqlite_auth_get(struct kura_meta *m, const char *id, struct kura_account_auth *ret)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     /* From accounts: an account without an account_auth row reads as zeros, not as absent. */
-    int r = prepare(h, &s,
-                    "SELECT x.failed_logins, x.last_failed_at, x.locked_at, x.locked_until, "
-                    "x.last_login_at, x.totp_last_step, x.totp_enrolled_at, (SELECT count(*) "
-                    "FROM recovery_codes r WHERE r.account_id = a.id AND r.used_at IS NULL), "
-                    "x.last_login_ip, x.totp_secret FROM accounts a "
-                    "LEFT JOIN account_auth x ON x.account_id = a.id WHERE a.id = ?1",
-                    "t", id);
+    int r = meta_sqlite_prepare(
+        h, &s,
+        "SELECT x.failed_logins, x.last_failed_at, x.locked_at, x.locked_until, "
+        "x.last_login_at, x.totp_last_step, x.totp_enrolled_at, (SELECT count(*) "
+        "FROM recovery_codes r WHERE r.account_id = a.id AND r.used_at IS NULL), "
+        "x.last_login_ip, x.totp_secret FROM accounts a "
+        "LEFT JOIN account_auth x ON x.account_id = a.id WHERE a.id = ?1",
+        "t", id);
     struct kura_account_auth au = {0};
     int64_t failed = 0, step = 0, left = 0;
     const char *ip = NULL;
     if (r == 0) {
-        r = row(h, s, "TTTTTTTin", &failed, &au.last_failed_at, &au.locked_at, &au.locked_until,
-                &au.last_login_at, &step, &au.totp_enrolled_at, &left, &ip);
+        r = meta_sqlite_row(h, s, "TTTTTTTin", &failed, &au.last_failed_at, &au.locked_at,
+                            &au.locked_until, &au.last_login_at, &step, &au.totp_enrolled_at, &left,
+                            &ip);
     }
     if (r <= 0) {
         return r < 0 ? r : KURA_ENOTFOUND;
@@ -427,15 +203,16 @@ int meta_sqlite_auth_attempt(struct kura_meta *m, const char *id, uint32_t thres
      * process: no number of parallel attempts gets more than `threshold` through. A lock whose
      * time is up is lifted in the same step, restarting the count at this attempt. */
     int64_t failed = 0;
-    r = one(h,
-            "INSERT INTO account_auth (account_id, failed_logins) VALUES (?1, 1) "
-            "ON CONFLICT (account_id) DO UPDATE SET "
-            "failed_logins = iif(locked_until <= ?3, 1, failed_logins + 1), "
-            "locked_at = iif(locked_until <= ?3, NULL, locked_at), "
-            "locked_until = iif(locked_until <= ?3, NULL, locked_until) "
-            "WHERE locked_until <= ?3 OR (locked_at IS NULL AND (?2 = 0 OR failed_logins < ?2)) "
-            "RETURNING failed_logins",
-            "tii", "i", id, (int64_t)threshold, now, &failed);
+    r = meta_sqlite_one(
+        h,
+        "INSERT INTO account_auth (account_id, failed_logins) VALUES (?1, 1) "
+        "ON CONFLICT (account_id) DO UPDATE SET "
+        "failed_logins = iif(locked_until <= ?3, 1, failed_logins + 1), "
+        "locked_at = iif(locked_until <= ?3, NULL, locked_at), "
+        "locked_until = iif(locked_until <= ?3, NULL, locked_until) "
+        "WHERE locked_until <= ?3 OR (locked_at IS NULL AND (?2 = 0 OR failed_logins < ?2)) "
+        "RETURNING failed_logins",
+        "tii", "i", id, (int64_t)threshold, now, &failed);
     if (r < 0) {
         return r;
     }
@@ -459,20 +236,22 @@ int meta_sqlite_auth_failed(struct kura_meta *m, const char *id, uint32_t thresh
     }
     r = account_exists(h, id);
     if (r == 0) {
-        r = exec(h, NULL,
-                 "INSERT INTO account_auth (account_id, last_failed_at) VALUES (?1, ?2) "
-                 "ON CONFLICT (account_id) DO UPDATE SET last_failed_at = excluded.last_failed_at",
-                 "ti", id, now);
+        r = meta_sqlite_exec(
+            h, NULL,
+            "INSERT INTO account_auth (account_id, last_failed_at) VALUES (?1, ?2) "
+            "ON CONFLICT (account_id) DO UPDATE SET last_failed_at = excluded.last_failed_at",
+            "ti", id, now);
     }
     /* "locked_at IS NULL": of any number of callers, only the first takes the lock. */
     int64_t locked = 0;
     if (r == 0) {
-        r = exec(h, &locked,
-                 "UPDATE account_auth SET locked_at = ?2, locked_until = ?3 WHERE account_id = ?1 "
-                 "AND locked_at IS NULL AND ?4 > 0 AND failed_logins >= ?4",
-                 "tiTi", id, now, lock_ms ? now + lock_ms : 0, (int64_t)threshold);
+        r = meta_sqlite_exec(
+            h, &locked,
+            "UPDATE account_auth SET locked_at = ?2, locked_until = ?3 WHERE account_id = ?1 "
+            "AND locked_at IS NULL AND ?4 > 0 AND failed_logins >= ?4",
+            "tiTi", id, now, lock_ms ? now + lock_ms : 0, (int64_t)threshold);
     }
-    r = txn_end(m, r);
+    r = meta_sqlite_txn_end(m, r);
     if (r == 0) {
         *ret_locked_now = locked > 0;
     }
@@ -486,11 +265,12 @@ int meta_sqlite_auth_succeeded(struct kura_meta *m, const char *id, int64_t now,
     if (r < 0) {
         return r;
     }
-    return exec(h, NULL,
-                "INSERT INTO account_auth (account_id, last_login_at, last_login_ip) "
-                "VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET failed_logins = 0, "
-                "last_login_at = excluded.last_login_at, last_login_ip = excluded.last_login_ip",
-                "tTt", id, now, ip);
+    return meta_sqlite_exec(
+        h, NULL,
+        "INSERT INTO account_auth (account_id, last_login_at, last_login_ip) "
+        "VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET failed_logins = 0, "
+        "last_login_at = excluded.last_login_at, last_login_ip = excluded.last_login_ip",
+        "tTt", id, now, ip);
 }
 
 int meta_sqlite_auth_unlock(struct kura_meta *m, const char *id)
@@ -501,10 +281,11 @@ int meta_sqlite_auth_unlock(struct kura_meta *m, const char *id)
         return r;
     }
     /* No row: nothing counted, nothing locked. */
-    return exec(h, NULL,
-                "UPDATE account_auth SET failed_logins = 0, locked_at = NULL, locked_until = NULL "
-                "WHERE account_id = ?1",
-                "t", id);
+    return meta_sqlite_exec(
+        h, NULL,
+        "UPDATE account_auth SET failed_logins = 0, locked_at = NULL, locked_until = NULL "
+        "WHERE account_id = ?1",
+        "t", id);
 }
 
 int meta_sqlite_auth_set_totp(struct kura_meta *m, const char *id, const uint8_t *sealed,
@@ -517,18 +298,18 @@ int meta_sqlite_auth_set_totp(struct kura_meta *m, const char *id, const uint8_t
     }
     r = account_exists(h, id);
     if (r == 0) {
-        r = exec(h, NULL,
-                 "INSERT INTO account_auth (account_id, totp_secret, totp_enrolled_at) "
-                 "VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET "
-                 "totp_secret = excluded.totp_secret, "
-                 "totp_enrolled_at = excluded.totp_enrolled_at, totp_last_step = NULL",
-                 "tbT", id, sealed, len, len ? now : (int64_t)0);
+        r = meta_sqlite_exec(h, NULL,
+                             "INSERT INTO account_auth (account_id, totp_secret, totp_enrolled_at) "
+                             "VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET "
+                             "totp_secret = excluded.totp_secret, "
+                             "totp_enrolled_at = excluded.totp_enrolled_at, totp_last_step = NULL",
+                             "tbT", id, sealed, len, len ? now : (int64_t)0);
     }
     if (r == 0 && len == 0) {
         /* Recovery codes stand in for the second factor; without one they mean nothing. */
-        r = exec(h, NULL, "DELETE FROM recovery_codes WHERE account_id = ?1", "t", id);
+        r = meta_sqlite_exec(h, NULL, "DELETE FROM recovery_codes WHERE account_id = ?1", "t", id);
     }
-    return txn_end(m, r);
+    return meta_sqlite_txn_end(m, r);
 }
 
 int meta_sqlite_auth_use_totp_step(struct kura_meta *m, const char *id, uint64_t step)
@@ -540,12 +321,13 @@ int meta_sqlite_auth_use_totp_step(struct kura_meta *m, const char *id, uint64_t
     }
     /* Conditional on the stored step, in one statement: a code is accepted once, and never one
      * older than the newest accepted (RFC 6238 §5.2). NULL: none accepted since enrolment. */
-    r = one(h,
-            "INSERT INTO account_auth (account_id, totp_last_step) VALUES (?1, ?2) "
-            "ON CONFLICT (account_id) DO UPDATE SET totp_last_step = excluded.totp_last_step "
-            "WHERE totp_last_step IS NULL OR totp_last_step < excluded.totp_last_step "
-            "RETURNING 1",
-            "ti", "", id, (int64_t)step);
+    r = meta_sqlite_one(
+        h,
+        "INSERT INTO account_auth (account_id, totp_last_step) VALUES (?1, ?2) "
+        "ON CONFLICT (account_id) DO UPDATE SET totp_last_step = excluded.totp_last_step "
+        "WHERE totp_last_step IS NULL OR totp_last_step < excluded.totp_last_step "
+        "RETURNING 1",
+        "ti", "", id, (int64_t)step);
     return r < 0 ? r : r == 1 ? 0 : KURA_EFORBIDDEN;
 }
 
@@ -561,13 +343,14 @@ int meta_sqlite_recovery_set(struct kura_meta *m, const char *id,
     }
     r = account_exists(h, id);
     if (r == 0) {
-        r = exec(h, NULL, "DELETE FROM recovery_codes WHERE account_id = ?1", "t", id);
+        r = meta_sqlite_exec(h, NULL, "DELETE FROM recovery_codes WHERE account_id = ?1", "t", id);
     }
     for (size_t i = 0; r == 0 && i < n; i++) {
-        r = exec(h, NULL, "INSERT INTO recovery_codes (account_id, mac) VALUES (?1, ?2)", "th", id,
-                 macs[i]);
+        r = meta_sqlite_exec(h, NULL,
+                             "INSERT INTO recovery_codes (account_id, mac) VALUES (?1, ?2)", "th",
+                             id, macs[i]);
     }
-    return txn_end(m, r);
+    return meta_sqlite_txn_end(m, r);
 }
 
 int meta_sqlite_recovery_use(struct kura_meta *m, const char *id, const uint8_t *mac, int64_t now)
@@ -578,10 +361,10 @@ int meta_sqlite_recovery_use(struct kura_meta *m, const char *id, const uint8_t 
         return r;
     }
     /* "used_at IS NULL" makes the use single: a second caller changes no row. */
-    return exec_found(h,
-                      "UPDATE recovery_codes SET used_at = ?3 "
-                      "WHERE account_id = ?1 AND mac = ?2 AND used_at IS NULL",
-                      "thi", id, mac, now);
+    return meta_sqlite_exec_found(h,
+                                  "UPDATE recovery_codes SET used_at = ?3 "
+                                  "WHERE account_id = ?1 AND mac = ?2 AND used_at IS NULL",
+                                  "thi", id, mac, now);
 }
 
 int meta_sqlite_password_history_add(struct kura_meta *m, const char *id, const char *hash,
@@ -594,34 +377,35 @@ int meta_sqlite_password_history_add(struct kura_meta *m, const char *id, const 
     }
     r = account_exists(h, id);
     if (r == 0) {
-        r = exec(h, NULL, "INSERT INTO password_history (account_id, at, hash) VALUES (?1, ?2, ?3)",
-                 "tit", id, at, hash);
+        r = meta_sqlite_exec(
+            h, NULL, "INSERT INTO password_history (account_id, at, hash) VALUES (?1, ?2, ?3)",
+            "tit", id, at, hash);
     }
     if (r == 0) {
         /* secure_delete zeroes the trimmed hashes in the file. */
-        r = exec(h, NULL,
-                 "DELETE FROM password_history WHERE account_id = ?1 AND rowid NOT IN "
-                 "(SELECT rowid FROM password_history WHERE account_id = ?1 "
-                 "ORDER BY at DESC, rowid DESC LIMIT ?2)",
-                 "ti", id, (int64_t)keep);
+        r = meta_sqlite_exec(h, NULL,
+                             "DELETE FROM password_history WHERE account_id = ?1 AND rowid NOT IN "
+                             "(SELECT rowid FROM password_history WHERE account_id = ?1 "
+                             "ORDER BY at DESC, rowid DESC LIMIT ?2)",
+                             "ti", id, (int64_t)keep);
     }
-    return txn_end(m, r);
+    return meta_sqlite_txn_end(m, r);
 }
 
 int meta_sqlite_password_history_list(struct kura_meta *m, const char *id,
                                       int (*fn)(void *ctx, const char *hash), void *ctx)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     int r = account_exists(h, id);
     if (r == 0) {
-        r = prepare(h, &s,
-                    "SELECT hash FROM password_history WHERE account_id = ?1 "
-                    "ORDER BY at DESC, rowid DESC",
-                    "t", id);
+        r = meta_sqlite_prepare(h, &s,
+                                "SELECT hash FROM password_history WHERE account_id = ?1 "
+                                "ORDER BY at DESC, rowid DESC",
+                                "t", id);
     }
     const char *hash = NULL;
-    while (r == 0 && (r = row(h, s, "t", &hash)) == 1) {
+    while (r == 0 && (r = meta_sqlite_row(h, s, "t", &hash)) == 1) {
         r = fn(ctx, hash);
     }
     return r;
@@ -637,9 +421,10 @@ int meta_sqlite_password_history_list(struct kura_meta *m, const char *id,
 static int session_row(struct sqlite_meta *h, sqlite3_stmt *s, struct kura_session *ret)
 {
     const char *kind = NULL;
-    int r = row(h, s, "httiiiThnnf", ret->id_hash, &ret->account_id, &kind, &ret->created_at,
-                &ret->last_seen_at, &ret->expires_at, &ret->elevated_until, ret->csrf,
-                &ret->source_ip, &ret->user_agent, &ret->break_glass);
+    int r = meta_sqlite_row(h, s, "httiiiThnnf", ret->id_hash, &ret->account_id, &kind,
+                            &ret->created_at, &ret->last_seen_at, &ret->expires_at,
+                            &ret->elevated_until, ret->csrf, &ret->source_ip, &ret->user_agent,
+                            &ret->break_glass);
     if (r <= 0) {
         return r;
     }
@@ -659,20 +444,21 @@ int meta_sqlite_session_create(struct kura_meta *m, const struct kura_session *s
     if (r < 0) {
         return r;
     }
-    return exec(h, NULL,
-                "INSERT INTO sessions (id_hash, account_id, kind, created_at, last_seen_at, "
-                "expires_at, elevated_until, csrf, source_ip, user_agent, break_glass) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                "httiiiThtti", s->id_hash, s->account_id, kind_names[s->kind], s->created_at,
-                s->last_seen_at, s->expires_at, s->elevated_until, s->csrf, s->source_ip,
-                s->user_agent, (int64_t)s->break_glass);
+    return meta_sqlite_exec(
+        h, NULL,
+        "INSERT INTO sessions (id_hash, account_id, kind, created_at, last_seen_at, "
+        "expires_at, elevated_until, csrf, source_ip, user_agent, break_glass) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "httiiiThtti", s->id_hash, s->account_id, kind_names[s->kind], s->created_at,
+        s->last_seen_at, s->expires_at, s->elevated_until, s->csrf, s->source_ip, s->user_agent,
+        (int64_t)s->break_glass);
 }
 
 int meta_sqlite_session_get(struct kura_meta *m, const uint8_t *id_hash, struct kura_session *ret)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
-    int r = prepare(h, &s, SESSION_COLS "WHERE id_hash = ?1", "h", id_hash);
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
+    int r = meta_sqlite_prepare(h, &s, SESSION_COLS "WHERE id_hash = ?1", "h", id_hash);
     struct kura_session out = {0};
     if (r == 0) {
         r = session_row(h, s, &out);
@@ -691,22 +477,22 @@ int meta_sqlite_session_touch(struct kura_meta *m, const uint8_t *id_hash, int64
 {
     META_SQLITE_LOCKED(m, h);
     /* max(): requests of one session finishing out of order never move it back. */
-    return exec_found(h,
-                      "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id_hash = ?1",
-                      "hi", id_hash, now);
+    return meta_sqlite_exec_found(
+        h, "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id_hash = ?1", "hi",
+        id_hash, now);
 }
 
 int meta_sqlite_session_elevate(struct kura_meta *m, const uint8_t *id_hash, int64_t until)
 {
     META_SQLITE_LOCKED(m, h);
-    return exec_found(h, "UPDATE sessions SET elevated_until = ?2 WHERE id_hash = ?1", "hT",
-                      id_hash, until);
+    return meta_sqlite_exec_found(h, "UPDATE sessions SET elevated_until = ?2 WHERE id_hash = ?1",
+                                  "hT", id_hash, until);
 }
 
 int meta_sqlite_session_delete(struct kura_meta *m, const uint8_t *id_hash)
 {
     META_SQLITE_LOCKED(m, h);
-    return exec_found(h, "DELETE FROM sessions WHERE id_hash = ?1", "h", id_hash);
+    return meta_sqlite_exec_found(h, "DELETE FROM sessions WHERE id_hash = ?1", "h", id_hash);
 }
 
 int meta_sqlite_session_delete_account(struct kura_meta *m, const char *id, const uint8_t *except,
@@ -716,8 +502,9 @@ int meta_sqlite_session_delete_account(struct kura_meta *m, const char *id, cons
     int64_t n = 0;
     int r = account_exists(h, id);
     if (r == 0) {
-        r = exec(h, &n, "DELETE FROM sessions WHERE account_id = ?1 AND id_hash IS NOT ?2", "th",
-                 id, except);
+        r = meta_sqlite_exec(h, &n,
+                             "DELETE FROM sessions WHERE account_id = ?1 AND id_hash IS NOT ?2",
+                             "th", id, except);
     }
     if (r == 0) {
         *ret_deleted = (uint64_t)n;
@@ -728,11 +515,11 @@ int meta_sqlite_session_delete_account(struct kura_meta *m, const char *id, cons
 int meta_sqlite_session_list(struct kura_meta *m, const char *id, kura_session_fn fn, void *ctx)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     int r = account_exists(h, id);
     if (r == 0) {
-        r = prepare(h, &s, SESSION_COLS "WHERE account_id = ?1 ORDER BY created_at, id_hash", "t",
-                    id);
+        r = meta_sqlite_prepare(
+            h, &s, SESSION_COLS "WHERE account_id = ?1 ORDER BY created_at, id_hash", "t", id);
     }
     struct kura_session out = {0};
     while (r == 0 && (r = session_row(h, s, &out)) == 1) {
@@ -746,8 +533,9 @@ int meta_sqlite_session_prune(struct kura_meta *m, int64_t idle_before, int64_t 
 {
     META_SQLITE_LOCKED(m, h);
     int64_t n = 0;
-    int r = exec(h, &n, "DELETE FROM sessions WHERE last_seen_at < ?1 OR expires_at <= ?2", "ii",
-                 idle_before, now);
+    int r =
+        meta_sqlite_exec(h, &n, "DELETE FROM sessions WHERE last_seen_at < ?1 OR expires_at <= ?2",
+                         "ii", idle_before, now);
     if (r == 0) {
         *ret_deleted = (uint64_t)n;
     }
@@ -763,8 +551,9 @@ int meta_sqlite_session_prune(struct kura_meta *m, int64_t idle_before, int64_t 
 static int app_password_row(struct sqlite_meta *h, sqlite3_stmt *s, struct kura_app_password *p)
 {
     int64_t id = 0;
-    int r = row(h, s, "itthfiTTnT", &id, &p->account_id, &p->name, p->mac, &p->read_write,
-                &p->created_at, &p->expires_at, &p->last_used_at, &p->last_used_ip, &p->revoked_at);
+    int r = meta_sqlite_row(h, s, "itthfiTTnT", &id, &p->account_id, &p->name, p->mac,
+                            &p->read_write, &p->created_at, &p->expires_at, &p->last_used_at,
+                            &p->last_used_ip, &p->revoked_at);
     p->id = (uint64_t)id;
     return r;
 }
@@ -776,11 +565,12 @@ int meta_sqlite_app_password_create(struct kura_meta *m, const struct kura_app_p
     int r = account_exists(h, p->account_id);
     if (r == 0) {
         /* A duplicate name in force hits the partial unique index: KURA_EEXIST. */
-        r = exec(h, NULL,
-                 "INSERT INTO app_passwords (account_id, name, mac, read_write, created_at, "
-                 "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                 "tthiiT", p->account_id, p->name, p->mac, (int64_t)p->read_write, p->created_at,
-                 p->expires_at);
+        r = meta_sqlite_exec(
+            h, NULL,
+            "INSERT INTO app_passwords (account_id, name, mac, read_write, created_at, "
+            "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "tthiiT", p->account_id, p->name, p->mac, (int64_t)p->read_write, p->created_at,
+            p->expires_at);
     }
     if (r == 0) {
         *ret_id = (uint64_t)sqlite3_last_insert_rowid(meta_sqlite_db(h));
@@ -792,8 +582,8 @@ int meta_sqlite_app_password_find(struct kura_meta *m, const uint8_t *mac,
                                   struct kura_app_password *ret)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
-    int r = prepare(h, &s, APP_PASSWORD_COLS "WHERE mac = ?1", "h", mac);
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
+    int r = meta_sqlite_prepare(h, &s, APP_PASSWORD_COLS "WHERE mac = ?1", "h", mac);
     struct kura_app_password out = {0};
     if (r == 0) {
         r = app_password_row(h, s, &out);
@@ -811,19 +601,20 @@ int meta_sqlite_app_password_find(struct kura_meta *m, const uint8_t *mac,
 int meta_sqlite_app_password_touch(struct kura_meta *m, uint64_t id, int64_t now, const char *ip)
 {
     META_SQLITE_LOCKED(m, h);
-    return exec_found(h,
-                      "UPDATE app_passwords SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1",
-                      "iTt", (int64_t)id, now, ip);
+    return meta_sqlite_exec_found(
+        h, "UPDATE app_passwords SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1", "iTt",
+        (int64_t)id, now, ip);
 }
 
 int meta_sqlite_app_password_list(struct kura_meta *m, const char *id, kura_app_password_fn fn,
                                   void *ctx)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     int r = account_exists(h, id);
     if (r == 0) {
-        r = prepare(h, &s, APP_PASSWORD_COLS "WHERE account_id = ?1 ORDER BY id", "t", id);
+        r = meta_sqlite_prepare(h, &s, APP_PASSWORD_COLS "WHERE account_id = ?1 ORDER BY id", "t",
+                                id);
     }
     struct kura_app_password out = {0};
     while (r == 0 && (r = app_password_row(h, s, &out)) == 1) {
@@ -840,10 +631,10 @@ int meta_sqlite_app_password_revoke(struct kura_meta *m, const char *id, uint64_
     if (r < 0) {
         return r;
     }
-    return exec_found(h,
-                      "UPDATE app_passwords SET revoked_at = ?3 "
-                      "WHERE id = ?2 AND account_id = ?1 AND revoked_at IS NULL",
-                      "tii", id, (int64_t)pw_id, now);
+    return meta_sqlite_exec_found(h,
+                                  "UPDATE app_passwords SET revoked_at = ?3 "
+                                  "WHERE id = ?2 AND account_id = ?1 AND revoked_at IS NULL",
+                                  "tii", id, (int64_t)pw_id, now);
 }
 
 /* ---- the account ledger ------------------------------------------------------------------- */
@@ -852,11 +643,12 @@ int meta_sqlite_ledger_append(struct kura_meta *m, const struct kura_ledger_entr
                               uint64_t *ret_seq)
 {
     META_SQLITE_LOCKED(m, h);
-    int r = exec(h, NULL,
-                 "INSERT INTO account_ledger (at, actor, target, action, before, after, reason, "
-                 "request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                 "ittttttt", e->at, e->actor, e->target, e->action, e->before, e->after,
-                 or_empty(e->reason), e->request_id);
+    int r = meta_sqlite_exec(
+        h, NULL,
+        "INSERT INTO account_ledger (at, actor, target, action, before, after, reason, "
+        "request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "ittttttt", e->at, e->actor, e->target, e->action, e->before, e->after, or_empty(e->reason),
+        e->request_id);
     if (r == 0) {
         *ret_seq = (uint64_t)sqlite3_last_insert_rowid(meta_sqlite_db(h));
     }
@@ -866,21 +658,24 @@ int meta_sqlite_ledger_append(struct kura_meta *m, const struct kura_ledger_entr
 int meta_sqlite_ledger_list(struct kura_meta *m, const char *target, kura_ledger_fn fn, void *ctx)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     /* Two texts rather than "?1 IS NULL OR target = ?1", which would keep the planner from
      * account_ledger_target. */
-    int r = target ? prepare(h, &s,
-                             "SELECT seq, at, actor, target, action, before, after, reason, "
-                             "request_id FROM account_ledger WHERE target = ?1 ORDER BY seq",
-                             "t", target)
-                   : prepare(h, &s,
-                             "SELECT seq, at, actor, target, action, before, after, reason, "
-                             "request_id FROM account_ledger ORDER BY seq",
-                             "");
+    int r =
+        target
+            ? meta_sqlite_prepare(h, &s,
+                                  "SELECT seq, at, actor, target, action, before, after, reason, "
+                                  "request_id FROM account_ledger WHERE target = ?1 ORDER BY seq",
+                                  "t", target)
+            : meta_sqlite_prepare(h, &s,
+                                  "SELECT seq, at, actor, target, action, before, after, reason, "
+                                  "request_id FROM account_ledger ORDER BY seq",
+                                  "");
     struct kura_ledger_entry e = {0};
     int64_t seq = 0;
-    while (r == 0 && (r = row(h, s, "iittttttn", &seq, &e.at, &e.actor, &e.target, &e.action,
-                              &e.before, &e.after, &e.reason, &e.request_id)) == 1) {
+    while (r == 0 &&
+           (r = meta_sqlite_row(h, s, "iittttttn", &seq, &e.at, &e.actor, &e.target, &e.action,
+                                &e.before, &e.after, &e.reason, &e.request_id)) == 1) {
         e.seq = (uint64_t)seq;
         r = fn(ctx, &e);
     }
@@ -900,20 +695,21 @@ static void copy_text(char *dst, size_t size, const char *src)
 int meta_sqlite_break_glass_get(struct kura_meta *m, const char *id, struct kura_break_glass *ret)
 {
     META_SQLITE_LOCKED(m, h);
-    _cleanup_(finalizep) sqlite3_stmt *s = NULL;
-    int r = prepare(h, &s,
-                    "SELECT requested_by, coalesce(requested_at, 0), coalesce(minutes, 0), "
-                    "coalesce(enabled_until, 0), enabled_by, sealed_mac IS NOT NULL, "
-                    "coalesce(sealed_mac, zeroblob(32)), coalesce(sealed_minutes, 0), "
-                    "coalesce(sealed_at, 0) FROM break_glass "
-                    "WHERE account_id = ?1",
-                    "t", id);
+    _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
+    int r =
+        meta_sqlite_prepare(h, &s,
+                            "SELECT requested_by, coalesce(requested_at, 0), coalesce(minutes, 0), "
+                            "coalesce(enabled_until, 0), enabled_by, sealed_mac IS NOT NULL, "
+                            "coalesce(sealed_mac, zeroblob(32)), coalesce(sealed_minutes, 0), "
+                            "coalesce(sealed_at, 0) FROM break_glass "
+                            "WHERE account_id = ?1",
+                            "t", id);
     const char *by = NULL, *enabled_by = NULL;
     int64_t at = 0, minutes = 0, until = 0, sealed_minutes = 0, sealed_at = 0;
     bool sealed = false;
     uint8_t mac[KURA_META_MAC_BYTES];
-    r = r == 0 ? row(h, s, "niiinfhii", &by, &at, &minutes, &until, &enabled_by, &sealed, mac,
-                     &sealed_minutes, &sealed_at)
+    r = r == 0 ? meta_sqlite_row(h, s, "niiinfhii", &by, &at, &minutes, &until, &enabled_by,
+                                 &sealed, mac, &sealed_minutes, &sealed_at)
                : r;
     if (r == 0) {
         return KURA_ENOTFOUND;
@@ -945,18 +741,19 @@ int meta_sqlite_break_glass_put(struct kura_meta *m, const char *id,
         return r;
     }
     /* 'T' binds 0 as NULL; text "" is stored as NULL too. */
-    return exec(h, NULL,
-                "INSERT INTO break_glass (account_id, requested_by, requested_at, minutes, "
-                "enabled_until, enabled_by, sealed_mac, sealed_minutes, sealed_at) VALUES (?1, "
-                "nullif(?2, ''), ?3, nullif(?4, 0), ?5, nullif(?6, ''), ?7, nullif(?8, 0), ?9) "
-                "ON CONFLICT (account_id) DO UPDATE SET requested_by = excluded.requested_by, "
-                "requested_at = excluded.requested_at, minutes = excluded.minutes, "
-                "enabled_until = excluded.enabled_until, enabled_by = excluded.enabled_by, "
-                "sealed_mac = excluded.sealed_mac, sealed_minutes = excluded.sealed_minutes, "
-                "sealed_at = excluded.sealed_at",
-                "ttTiTthiT", id, b->requested_by, b->requested_at, (int64_t)b->minutes,
-                b->enabled_until, b->enabled_by, b->sealed ? b->sealed_mac : NULL,
-                (int64_t)(b->sealed ? b->sealed_minutes : 0), b->sealed ? b->sealed_at : 0);
+    return meta_sqlite_exec(
+        h, NULL,
+        "INSERT INTO break_glass (account_id, requested_by, requested_at, minutes, "
+        "enabled_until, enabled_by, sealed_mac, sealed_minutes, sealed_at) VALUES (?1, "
+        "nullif(?2, ''), ?3, nullif(?4, 0), ?5, nullif(?6, ''), ?7, nullif(?8, 0), ?9) "
+        "ON CONFLICT (account_id) DO UPDATE SET requested_by = excluded.requested_by, "
+        "requested_at = excluded.requested_at, minutes = excluded.minutes, "
+        "enabled_until = excluded.enabled_until, enabled_by = excluded.enabled_by, "
+        "sealed_mac = excluded.sealed_mac, sealed_minutes = excluded.sealed_minutes, "
+        "sealed_at = excluded.sealed_at",
+        "ttTiTthiT", id, b->requested_by, b->requested_at, (int64_t)b->minutes, b->enabled_until,
+        b->enabled_by, b->sealed ? b->sealed_mac : NULL,
+        (int64_t)(b->sealed ? b->sealed_minutes : 0), b->sealed ? b->sealed_at : 0);
 }
 
 /* ---- lockout per account and source ------------------------------------------------------------
@@ -966,11 +763,12 @@ int meta_sqlite_break_glass_put(struct kura_meta *m, const char *id,
  * first, so that a spray from many addresses cannot lift a lock by pushing it out. */
 static int trim_sources(struct sqlite_meta *h, const char *id)
 {
-    return exec(h, NULL,
-                "DELETE FROM auth_source WHERE account_id = ?1 AND source NOT IN (SELECT source "
-                "FROM auth_source WHERE account_id = ?1 ORDER BY locked_at IS NOT NULL DESC, "
-                "last_at DESC LIMIT ?2)",
-                "ti", id, (int64_t)KURA_META_SOURCES_MAX);
+    return meta_sqlite_exec(
+        h, NULL,
+        "DELETE FROM auth_source WHERE account_id = ?1 AND source NOT IN (SELECT source "
+        "FROM auth_source WHERE account_id = ?1 ORDER BY locked_at IS NOT NULL DESC, "
+        "last_at DESC LIMIT ?2)",
+        "ti", id, (int64_t)KURA_META_SOURCES_MAX);
 }
 
 int meta_sqlite_source_attempt(struct kura_meta *m, const char *id, const char *source,
@@ -984,7 +782,8 @@ int meta_sqlite_source_attempt(struct kura_meta *m, const char *id, const char *
     r = account_exists(h, id);
     int64_t failed = 0;
     /* As meta_sqlite_auth_attempt: one statement checks and raises the count. */
-    r = r == 0 ? one(h,
+    r = r == 0 ? meta_sqlite_one(
+                     h,
                      "INSERT INTO auth_source (account_id, source, failed_logins, last_at) "
                      "VALUES (?1, ?2, 1, ?4) ON CONFLICT (account_id, source) DO UPDATE SET "
                      "failed_logins = iif(locked_until <= ?4, 1, failed_logins + 1), "
@@ -996,7 +795,7 @@ int meta_sqlite_source_attempt(struct kura_meta *m, const char *id, const char *
                : r;
     int got = r;
     r = r == 1 ? trim_sources(h, id) : r;
-    r = txn_end(m, r < 0 ? r : 0);
+    r = meta_sqlite_txn_end(m, r < 0 ? r : 0);
     if (r < 0) {
         return r;
     }
@@ -1013,10 +812,11 @@ int meta_sqlite_source_failed(struct kura_meta *m, const char *id, const char *s
 {
     META_SQLITE_LOCKED(m, h);
     int64_t locked = 0;
-    int r = exec(h, &locked,
-                 "UPDATE auth_source SET locked_at = ?3, locked_until = ?4 WHERE account_id = ?1 "
-                 "AND source = ?2 AND locked_at IS NULL AND ?5 > 0 AND failed_logins >= ?5",
-                 "ttiTi", id, source, now, lock_ms ? now + lock_ms : 0, (int64_t)threshold);
+    int r = meta_sqlite_exec(
+        h, &locked,
+        "UPDATE auth_source SET locked_at = ?3, locked_until = ?4 WHERE account_id = ?1 "
+        "AND source = ?2 AND locked_at IS NULL AND ?5 > 0 AND failed_logins >= ?5",
+        "ttiTi", id, source, now, lock_ms ? now + lock_ms : 0, (int64_t)threshold);
     if (r == 0) {
         *ret_locked_now = locked > 0;
     }
@@ -1026,7 +826,10 @@ int meta_sqlite_source_failed(struct kura_meta *m, const char *id, const char *s
 int meta_sqlite_source_clear(struct kura_meta *m, const char *id, const char *source)
 {
     META_SQLITE_LOCKED(m, h);
-    return source ? exec(h, NULL, "DELETE FROM auth_source WHERE account_id = ?1 AND source = ?2",
-                         "tt", id, source)
-                  : exec(h, NULL, "DELETE FROM auth_source WHERE account_id = ?1", "t", id);
+    return source
+               ? meta_sqlite_exec(h, NULL,
+                                  "DELETE FROM auth_source WHERE account_id = ?1 AND source = ?2",
+                                  "tt", id, source)
+               : meta_sqlite_exec(h, NULL, "DELETE FROM auth_source WHERE account_id = ?1", "t",
+                                  id);
 }

@@ -1,8 +1,7 @@
 /* sqlite-stmt.c — small statement helpers for the SQLite backend's files (sqlite-internal.h):
  * statements prepared per call, parameters bound from a format string, result columns read
  * through another, so that each statement's SQL and its arguments can be checked against each
- * other on one screen. The store files use them; sqlite-identity.c still has its own static
- * copies of the first versions of these (they could move here).
+ * other on one screen. The identity and store files use them.
  */
 #include "meta/sqlite-internal.h"
 
