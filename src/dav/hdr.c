@@ -160,7 +160,7 @@ struct origin {
     uint64_t port;
 };
 
-/* Parses "scheme://host[:port]" followed by what *ret_rest gets (path, query, ...). */
+/* Parses "scheme://host[:port]"; *ret_rest receives the rest (path, query, ...). */
 static int parse_origin(struct kura_str s, struct origin *o, struct kura_str *ret_rest)
 {
     const char *colon = memchr(s.ptr, ':', s.len);
