@@ -15,6 +15,12 @@ void meta_sqlite_unlockp(struct sqlite_meta **hp);
     _cleanup_(meta_sqlite_unlockp) struct sqlite_meta *h = meta_sqlite_lock(m)
 
 sqlite3 *meta_sqlite_db(struct sqlite_meta *h);
+/* The handle's statement cache (sqlite-stmt.c); NULL when it could not be made. */
+struct meta_stmt_cache;
+struct meta_stmt_cache *meta_sqlite_cache(struct sqlite_meta *h);
+struct meta_stmt_cache *meta_sqlite_cache_new(void);
+/* Finalizes every kept statement; before sqlite3_close. Accepts NULL. */
+void meta_sqlite_cache_free(struct meta_stmt_cache *c);
 /* Maps an SQLite result code to a kura error (and logs SQLite's message at debug level). */
 int meta_sqlite_err(struct sqlite_meta *h, int rc);
 /* Steps once: 1 for a row, 0 when done, < 0 on error. */
@@ -89,12 +95,15 @@ int meta_sqlite_source_failed(struct kura_meta *m, const char *id, const char *s
                               bool *ret_locked_now);
 int meta_sqlite_source_clear(struct kura_meta *m, const char *id, const char *source);
 
-/* sqlite-stmt.c: statements prepared per call, parameters bound from a format string
+/* sqlite-stmt.c: statements prepared on first use and kept by the handle (a cache keyed by the
+ * SQL text), parameters bound from a format string
  * (t text or NULL, s text+length, i int64, T int64 with 0 as NULL, b blob+length, h 32 bytes),
  * result columns read through another (t/n text borrowed until the next step, NULL allowed
  * for n; i, T (NULL as 0), f bool; h/H 32 bytes (H: NULL as zeros); - skips a column). Every
  * function returns 0 or a kura error unless it says otherwise. */
-void meta_sqlite_finalizep(sqlite3_stmt **s); /* for _cleanup_ */
+/* For _cleanup_, while the handle's lock is still held: a kept statement is reset and its
+ * bindings cleared (it goes back to the cache); any other is finalized. */
+void meta_sqlite_finalizep(sqlite3_stmt **s);
 int meta_sqlite_prepare(struct sqlite_meta *h, sqlite3_stmt **ret, const char *sql, const char *fmt,
                         ...);
 int meta_sqlite_vprepare(struct sqlite_meta *h, sqlite3_stmt **ret, const char *sql,

@@ -1,7 +1,16 @@
 /* sqlite-stmt.c — small statement helpers for the SQLite backend's files (sqlite-internal.h):
- * statements prepared per call, parameters bound from a format string, result columns read
- * through another, so that each statement's SQL and its arguments can be checked against each
- * other on one screen. The identity and store files use them.
+ * parameters bound from a format string, result columns read through another, so that each
+ * statement's SQL and its arguments can be checked against each other on one screen. The
+ * identity and store files use them.
+ *
+ * Statements are kept: parsing and planning a statement costs more than running the small
+ * lookups of a request (a 4 KiB WebDAV GET runs about six), so each handle keeps a cache of
+ * CACHE_SLOTS prepared statements, keyed by the address of the SQL text and checked against the
+ * text itself (SQL built at run time may reuse an address). A statement is lent to one caller at
+ * a time; a second use of the same SQL while it is lent (a callback running the same query)
+ * gets a statement of its own, finalized after use. Which statements are lent is recorded per
+ * thread (the caller holds the handle's lock from prepare to finalizep, and cleanup order keeps
+ * finalizep inside it), so finalizep needs no handle to know where a statement goes back.
  */
 #include "meta/sqlite-internal.h"
 
@@ -9,8 +18,88 @@
 #include <stdarg.h>
 #include <string.h>
 
+#define CACHE_SLOTS 128
+#define LENT_MAX 16 /* statements lent at once by one thread (nesting depth); more: not kept */
+
+struct cache_entry {
+    const char *sql; /* the caller's pointer: compared, never read */
+    sqlite3_stmt *s;
+    bool lent;
+};
+
+struct meta_stmt_cache {
+    struct cache_entry e[CACHE_SLOTS];
+};
+
+static _Thread_local struct cache_entry *lent[LENT_MAX];
+static _Thread_local size_t nlent;
+
+struct meta_stmt_cache *meta_sqlite_cache_new(void)
+{
+    return kura_calloc(1, sizeof(struct meta_stmt_cache));
+}
+
+void meta_sqlite_cache_free(struct meta_stmt_cache *c)
+{
+    if (!c) {
+        return;
+    }
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        assert(!c->e[i].lent);
+        (void)sqlite3_finalize(c->e[i].s);
+    }
+    kura_free(c);
+}
+
+static struct cache_entry *slot(struct meta_stmt_cache *c, const char *sql)
+{
+    uintptr_t a = (uintptr_t)sql;
+    return &c->e[(a >> 3 ^ a >> 11) % CACHE_SLOTS];
+}
+
+/* A kept statement for sql (lent to the caller), or NULL: prepare one of your own. */
+static sqlite3_stmt *borrow(struct sqlite_meta *h, const char *sql, int *ret_rc)
+{
+    struct meta_stmt_cache *c = meta_sqlite_cache(h);
+    *ret_rc = SQLITE_OK;
+    if (!c || nlent == LENT_MAX) {
+        return NULL;
+    }
+    struct cache_entry *e = slot(c, sql);
+    if (e->lent) {
+        return NULL;
+    }
+    if (!e->s || e->sql != sql || strcmp(sqlite3_sql(e->s), sql) != 0) {
+        sqlite3_stmt *s = NULL;
+        int rc =
+            sqlite3_prepare_v3(meta_sqlite_db(h), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (rc != SQLITE_OK) {
+            *ret_rc = rc;
+            return NULL;
+        }
+        (void)sqlite3_finalize(e->s);
+        *e = (struct cache_entry){.sql = sql, .s = s};
+    }
+    e->lent = true;
+    lent[nlent++] = e;
+    return e->s;
+}
+
 void meta_sqlite_finalizep(sqlite3_stmt **s)
 {
+    if (!*s) {
+        return;
+    }
+    for (size_t i = nlent; i-- > 0;) {
+        if (lent[i]->s == *s) {
+            (void)sqlite3_reset(*s);          /* ends its read of the database */
+            (void)sqlite3_clear_bindings(*s); /* bound values are the caller's (SQLITE_STATIC) */
+            lent[i]->lent = false;
+            lent[i] = lent[--nlent];
+            *s = NULL;
+            return;
+        }
+    }
     (void)sqlite3_finalize(*s);
     *s = NULL;
 }
@@ -155,14 +244,17 @@ static int read_cols(struct sqlite_meta *h, sqlite3_stmt *s, const char *fmt, va
 int meta_sqlite_vprepare(struct sqlite_meta *h, sqlite3_stmt **ret, const char *sql,
                          const char *fmt, va_list *ap)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v3(meta_sqlite_db(h), sql, -1, 0, &s, NULL);
+    int rc = SQLITE_OK;
+    sqlite3_stmt *s = borrow(h, sql, &rc);
+    if (!s && rc == SQLITE_OK) {
+        rc = sqlite3_prepare_v3(meta_sqlite_db(h), sql, -1, 0, &s, NULL);
+    }
     if (rc == SQLITE_OK) {
         rc = bind_args(s, fmt, ap);
     }
     if (rc != SQLITE_OK) {
         int r = meta_sqlite_err(h, rc);
-        (void)sqlite3_finalize(s);
+        meta_sqlite_finalizep(&s);
         return r;
     }
     *ret = s;

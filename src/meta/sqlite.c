@@ -24,7 +24,8 @@
  * Reads spanning several statements use BEGIN DEFERRED for a consistent snapshot.
  *
  * Statements are prepared once, on first use (tables do not exist before the first migration),
- * kept on the handle and reset after every use.
+ * kept on the handle and reset after every use; those of the other files go through the cache
+ * of sqlite-stmt.c, with the same effect.
  */
 #include "meta/meta-internal.h"
 #include "meta/sqlite-internal.h"
@@ -99,6 +100,7 @@ struct sqlite_meta {
     unsigned depth;       /* open transaction levels (0: none) */
     bool readonly;
     sqlite3_stmt *stmts[ST__COUNT];
+    struct meta_stmt_cache *cache; /* sqlite-stmt.c: statements of the other files, kept */
 };
 
 static struct sqlite_meta *handle(struct kura_meta *m)
@@ -363,6 +365,7 @@ static void sq_close(struct kura_meta *m)
     for (size_t i = 0; i < ST__COUNT; i++) {
         (void)sqlite3_finalize(h->stmts[i]);
     }
+    meta_sqlite_cache_free(h->cache);
     /* With every statement finalized, close cannot report SQLITE_BUSY. In WAL mode the last
      * connection to close checkpoints and removes the -wal file. */
     int rc = sqlite3_close(h->db);
@@ -472,6 +475,7 @@ static int sq_open(const char *path, unsigned flags, struct kura_meta **ret)
     }
     h->base.ops = &kura_meta_sqlite_ops;
     h->readonly = (flags & KURA_META_READONLY) != 0;
+    h->cache = meta_sqlite_cache_new(); /* NULL (out of memory): statements are not kept */
 
     pthread_mutexattr_t attr;
     int e = pthread_mutexattr_init(&attr);
@@ -981,6 +985,11 @@ void meta_sqlite_unlockp(struct sqlite_meta **hp)
 sqlite3 *meta_sqlite_db(struct sqlite_meta *h)
 {
     return h->db;
+}
+
+struct meta_stmt_cache *meta_sqlite_cache(struct sqlite_meta *h)
+{
+    return h->cache;
 }
 
 int meta_sqlite_err(struct sqlite_meta *h, int rc)

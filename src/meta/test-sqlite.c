@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "meta/meta-internal.h"
+#include "meta/sqlite-internal.h"
 
 static char dir[64];
 static char db_path[128];
@@ -474,6 +475,88 @@ static void test_checkpoint_busy(void **state)
     m = kura_meta_close(m);
 }
 
+/* Kept statements (sqlite-stmt.c): the same query again inside a callback of itself gets a
+ * statement of its own; SQL text rebuilt at the same address is not mistaken for the old text;
+ * and a kept statement, once returned, holds no read of the database (a TRUNCATE checkpoint,
+ * which crypto-shredding needs, succeeds). */
+struct nested {
+    struct kura_meta *m;
+    uint64_t root;
+    unsigned outer, inner;
+};
+
+static int count_inner(void *ctx, const struct kura_node *n)
+{
+    (void)n;
+    ((struct nested *)ctx)->inner++;
+    return 0;
+}
+
+static int list_again(void *ctx, const struct kura_node *n)
+{
+    struct nested *c = ctx;
+    c->outer++;
+    struct kura_node got;
+    assert_int_equal(kura_meta_node_get(c->m, n->id, &got), 0);
+    assert_string_equal(got.path, n->path);
+    return kura_meta_node_children(c->m, c->root, count_inner, c);
+}
+
+static int stop_at_first(void *ctx, const struct kura_node *n)
+{
+    (void)n;
+    ((struct nested *)ctx)->outer++;
+    return 7; /* the statement is left on its first row */
+}
+
+static void test_statement_cache(void **state)
+{
+    (void)state;
+    uint64_t space, file;
+    struct kura_meta *m = store_with_file(&space, &file);
+    struct kura_space sp;
+    assert_int_equal(kura_meta_space_get(m, space, &sp), 0);
+    struct kura_node g = {.space = space, .path = "g", .created_at = 1, .mtime = 1};
+    uint64_t second;
+    assert_int_equal(kura_meta_node_create(m, &g, &second), 0);
+    for (int round = 0; round < 3; round++) {
+        struct nested c = {m, sp.root, 0, 0};
+        assert_int_equal(kura_meta_node_children(m, sp.root, list_again, &c), 0);
+        assert_int_equal(c.outer, 2);
+        assert_int_equal(c.inner, 4);
+    }
+    {
+        META_SQLITE_LOCKED(m, h);
+        char sql[32];
+        int64_t v = 0;
+        for (int64_t want = 1; want <= 3; want++) {
+            (void)snprintf(sql, sizeof(sql), "SELECT %d", (int)want);
+            assert_int_equal(meta_sqlite_one(h, sql, "", "i", &v), 1);
+            assert_int_equal(v, want);
+        }
+    }
+    struct nested c = {m, sp.root, 0, 0};
+    assert_int_equal(kura_meta_node_children(m, sp.root, stop_at_first, &c), 7);
+    assert_int_equal(kura_meta_node_children(m, sp.root, count_inner, &c), 0);
+    assert_int_equal(c.inner, 2);
+    assert_int_equal(kura_meta_space_charge(m, space, 1), 0);
+    /* Another connection's TRUNCATE checkpoint: blocked (busy = 1) if a kept statement of m
+     * still read an older snapshot. */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *cp = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &cp, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(cp), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(cp, 0), 0);
+    (void)sqlite3_finalize(cp);
+    (void)sqlite3_close(db);
+    struct stat st;
+    assert_int_equal(fstatat(dfd, "kura.db-wal", &st, 0), 0);
+    assert_int_equal(st.st_size, 0);
+    m = kura_meta_close(m);
+}
+
 /* The store schema's own guards, for writers that bypass meta. */
 static void test_store_schema_guards(void **state)
 {
@@ -548,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_error_mapping),
         cmocka_unit_test_setup_teardown(test_shredded_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statement_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_schema_guards, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
