@@ -392,6 +392,7 @@ static void run_until_signal(struct server *s, const sigset_t *set)
                      "configuration reload is not supported; restart kura", NULL);
         }
         kura_http_sweep(s->http);
+        (void)kura_store_sweep(s->store);
         struct cli_maint m = maint_of(s);
         cli_followers_watch(&s->followers, &m);
         if (kura_clock_mono_ms() >= s->next_maintenance) {

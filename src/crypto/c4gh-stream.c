@@ -291,8 +291,13 @@ struct kura_c4gh_reader {
     size_t fill; /* cipher bytes waiting in seg */
     int err;
     bool done;
-    uint8_t seg[CSEG];
-    uint8_t plain[SEG];
+    /* One cipher segment and its plaintext, in buf: a full segment each, or less for a stream
+     * known to be shorter (a small file's download then allocates and wipes a few bytes, not
+     * 128 KiB). */
+    size_t cap; /* of seg; plain has cap - OVERHEAD */
+    uint8_t *seg;
+    uint8_t *plain;
+    uint8_t buf[];
 };
 
 struct kura_c4gh_reader *kura_c4gh_reader_free(struct kura_c4gh_reader *r)
@@ -300,7 +305,7 @@ struct kura_c4gh_reader *kura_c4gh_reader_free(struct kura_c4gh_reader *r)
     if (r) {
         EVP_CIPHER_CTX_free(r->cipher);
         r->sha = kura_sha256_ctx_free(r->sha);
-        sodium_memzero(r->plain, sizeof(r->plain));
+        sodium_memzero(r->plain, r->cap - OVERHEAD);
         kura_free(r);
     }
     return NULL;
@@ -356,11 +361,19 @@ int kura_c4gh_reader_new(const uint8_t data_key[KURA_C4GH_DATA_KEY_BYTES],
         return -EINVAL;
     }
 
-    _cleanup_(kura_c4gh_reader_freep) struct kura_c4gh_reader *r = kura_malloc(sizeof(*r));
+    /* A stream of known length never needs more than that length; fewer than OVERHEAD + 1
+     * bytes can only be refused (no segment is empty). */
+    uint64_t longest = range ? range->cipher_len : expect ? total : CSEG;
+    size_t cap = longest >= CSEG ? CSEG : longest > OVERHEAD ? (size_t)longest : OVERHEAD + 1;
+    _cleanup_(kura_c4gh_reader_freep) struct kura_c4gh_reader *r =
+        kura_malloc(sizeof(*r) + 2 * cap - OVERHEAD);
     if (!r) {
         return -ENOMEM;
     }
-    memset(r, 0, offsetof(struct kura_c4gh_reader, seg));
+    memset(r, 0, sizeof(*r));
+    r->cap = cap;
+    r->seg = r->buf;
+    r->plain = r->buf + cap;
     r->out = out;
     r->ctx = ctx;
     r->left = UINT64_MAX;

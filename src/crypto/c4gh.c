@@ -232,12 +232,13 @@ static int try_packet(const uint8_t *pkt, size_t len, uint32_t packet,
     return r;
 }
 
-int kura_c4gh_header_open(const void *buf, size_t len, const uint8_t reader_sk[KURA_C4GH_KEY_BYTES],
-                          uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES], size_t *ret_header_len,
-                          struct kura_buf *reterr_why)
+int kura_c4gh_header_open_with(const void *buf, size_t len,
+                               const uint8_t reader_sk[KURA_C4GH_KEY_BYTES],
+                               const uint8_t reader_pk[KURA_C4GH_KEY_BYTES],
+                               uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES],
+                               size_t *ret_header_len, struct kura_buf *reterr_why)
 {
     const uint8_t *p = buf;
-    uint8_t reader_pk[KURA_C4GH_KEY_BYTES];
     uint8_t found[KURA_C4GH_DATA_KEY_BYTES];
     KURA_CLEANUP_WIPE(found);
     uint8_t key[KURA_C4GH_DATA_KEY_BYTES];
@@ -267,11 +268,7 @@ int kura_c4gh_header_open(const void *buf, size_t len, const uint8_t reader_sk[K
                         KURA_C4GH_PACKETS_MAX);
         return KURA_ETOOBIG;
     }
-    int r = kura_c4gh_public_from_secret(reader_sk, reader_pk);
-    if (r < 0) {
-        return r;
-    }
-
+    int r = 0;
     size_t off = C4GH_PREAMBLE_BYTES;
     for (uint32_t i = 0; i < count; i++) {
         if (len - off < 4) {
@@ -320,6 +317,17 @@ int kura_c4gh_header_open(const void *buf, size_t len, const uint8_t reader_sk[K
     memcpy(ret_data_key, found, sizeof(found));
     *ret_header_len = off;
     return 0;
+}
+
+int kura_c4gh_header_open(const void *buf, size_t len, const uint8_t reader_sk[KURA_C4GH_KEY_BYTES],
+                          uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES], size_t *ret_header_len,
+                          struct kura_buf *reterr_why)
+{
+    uint8_t reader_pk[KURA_C4GH_KEY_BYTES];
+    int r = kura_c4gh_public_from_secret(reader_sk, reader_pk);
+    return r < 0 ? r
+                 : kura_c4gh_header_open_with(buf, len, reader_sk, reader_pk, ret_data_key,
+                                              ret_header_len, reterr_why);
 }
 
 int kura_c4gh_header_reencrypt(const void *header, size_t len,

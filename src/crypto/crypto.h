@@ -389,6 +389,14 @@ KURA_MUST_CHECK int kura_c4gh_header_open(const void *buf, size_t len,
                                           uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES],
                                           size_t *ret_header_len, struct kura_buf *reterr_why);
 
+/* As kura_c4gh_header_open, for a caller that keeps the reader's public key beside its secret
+ * one (reader_pk must be the public key of reader_sk): one X25519 per opening instead of two. */
+KURA_MUST_CHECK int kura_c4gh_header_open_with(const void *buf, size_t len,
+                                               const uint8_t reader_sk[KURA_C4GH_KEY_BYTES],
+                                               const uint8_t reader_pk[KURA_C4GH_KEY_BYTES],
+                                               uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES],
+                                               size_t *ret_header_len, struct kura_buf *reterr_why);
+
 /* Key rotation and export: opens header (exactly one header, nothing after it) with reader_sk and
  * builds a new one-packet header with the same data key for recipient_pk, written with writer_sk
  * or an ephemeral key (NULL). The segments stay valid unchanged. The data key never leaves this

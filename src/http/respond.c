@@ -102,9 +102,11 @@ int kura_req_respond_stream(struct kura_req *r, unsigned status, const char *con
         return r->state >= REQ_READY ? KURA_EINTERNAL : -ENOMEM;
     }
     *st = (struct stream){fn, cls, free_cls};
-    /* 64 KiB: one Crypt4GH segment per call, and TLS records of the largest size. */
+    /* 64 KiB: one Crypt4GH segment per call, and TLS records of the largest size; a smaller
+     * body gets a buffer of its size (MHD allocates and zeroes it per response). */
+    size_t block = size != MHD_SIZE_UNKNOWN && size < 64 * 1024 ? (size_t)size + 1 : 64 * 1024;
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(size, 64 * 1024, stream_read, st, stream_free);
+        MHD_create_response_from_callback(size, block, stream_read, st, stream_free);
     if (!resp) {
         stream_free(st);
         return -ENOMEM;

@@ -55,7 +55,7 @@ static int open_version(struct kura_download *d, const struct kura_version *v, u
     struct kura_store *s = d->s;
     uint8_t key[KURA_C4GH_DATA_KEY_BYTES];
     /* The key the header names: the current one, or a retired one until rotation reaches it. */
-    int r = store_header_open(s, v, key);
+    int r = store_header_open_cached(s, v, key);
     d->sum.size = v->size;
     d->sum.segments = v->segments;
     memcpy(d->sum.sha256, v->sha256, sizeof(d->sum.sha256));

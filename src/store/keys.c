@@ -286,6 +286,7 @@ int kura_store_keys_reload(struct kura_store *s)
         s->keys = ks;
         pthread_rwlock_unlock(&s->keys_lock);
         set_free(old); /* no reader holds it: they all hold the lock while using a key */
+        store_keycache_clear(s->keycache); /* rotation: keys of the old headers go too */
     }
     pthread_mutex_unlock(&s->keys_reload_lock);
     return r;
@@ -372,13 +373,27 @@ int store_header_open(struct kura_store *s, const struct kura_version *v,
         return KURA_ECONFIG;
     }
     size_t hlen = 0;
-    int r = kura_c4gh_header_open(v->header, v->header_len, k->sk, ret_data_key, &hlen, NULL);
+    int r = kura_c4gh_header_open_with(v->header, v->header_len, k->sk, k->pk, ret_data_key, &hlen,
+                                       NULL);
     pthread_rwlock_unlock(&s->keys_lock);
     if (r == 0 && hlen != v->header_len) {
         sodium_memzero(ret_data_key, KURA_C4GH_DATA_KEY_BYTES);
         r = KURA_ECORRUPT; /* bytes after the header: not what an upload stores */
     }
     return r == KURA_ESYNTAX || r == KURA_EUNSUPPORTED || r == KURA_ETOOBIG ? KURA_ECORRUPT : r;
+}
+
+int store_header_open_cached(struct kura_store *s, const struct kura_version *v,
+                             uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES])
+{
+    if (store_keycache_get(s->keycache, v->id, v->header, v->header_len, ret_data_key)) {
+        return 0;
+    }
+    int r = store_header_open(s, v, ret_data_key);
+    if (r == 0) {
+        store_keycache_put(s->keycache, v->id, v->header, v->header_len, ret_data_key);
+    }
+    return r;
 }
 
 int store_header_build(struct kura_store *s, const uint8_t data_key[KURA_C4GH_DATA_KEY_BYTES],

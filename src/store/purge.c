@@ -138,6 +138,7 @@ static int shred_file(struct kura_store *s, uint64_t space, struct purge *p, siz
     struct vlist l = {0};
     int r = kura_meta_version_list(s->meta, p->items[item].id, collect_version, &l);
     for (size_t i = 0; r == 0 && i < l.n; i++) {
+        store_keycache_forget(s->keycache, l.v[i].id);
         r = kura_meta_version_remove(s->meta, l.v[i].id);
         r = r == 0 ? kura_meta_space_charge(s->meta, space, -(int64_t)l.v[i].size) : r;
         r = r == 0 ? grow((void **)&p->blobs, &p->capb, p->nb, sizeof(*p->blobs)) : r;

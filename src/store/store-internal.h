@@ -27,6 +27,7 @@ struct kura_store {
     int64_t keys_missed_ms;           /* mono ms of the last reload for an unknown key id */
     uint32_t versions_keep;
     uint64_t default_quota;
+    struct store_keycache *keycache; /* keycache.c; NULL: no cache */
 };
 
 /* access_check for space sp; *ret_why gets the reason of a refusal (may be NULL). */
@@ -43,6 +44,23 @@ void store_report_corrupt(struct kura_store *s, uint64_t version, const char *bl
 /* Removes blob when no version refers to it any more (after a version was removed). */
 void store_release_blob(struct kura_store *s, const char *blob);
 
+/* ---- keycache.c: data keys of recently opened headers (see there for why and how long) ---- */
+
+struct store_keycache;
+int store_keycache_new(struct store_keycache **ret);
+void store_keycache_free(struct store_keycache *c);
+/* True (and the key in ret_key, which the caller wipes) when version's key is cached for exactly
+ * these header bytes and has not expired. */
+bool store_keycache_get(struct store_keycache *c, uint64_t version, const uint8_t *header,
+                        size_t header_len, uint8_t ret_key[KURA_C4GH_DATA_KEY_BYTES]);
+void store_keycache_put(struct store_keycache *c, uint64_t version, const uint8_t *header,
+                        size_t header_len, const uint8_t key[KURA_C4GH_DATA_KEY_BYTES]);
+/* A version whose header is being destroyed (purge, pruning): its entry is wiped. */
+void store_keycache_forget(struct store_keycache *c, uint64_t version);
+void store_keycache_clear(struct store_keycache *c);
+/* Wipes expired entries; returns how many stay. */
+size_t store_keycache_sweep(struct store_keycache *c);
+
 /* ---- keys.c ---- */
 
 /* The key set with sk as the only (current) key; key_id must be its id (-EINVAL otherwise).
@@ -50,6 +68,9 @@ void store_release_blob(struct kura_store *s, const char *blob);
 int store_keys_init(struct kura_store *s, const uint8_t sk[KURA_C4GH_KEY_BYTES],
                     const char *key_id);
 void store_keys_release(struct kura_store *s);
+/* store_header_open through the key cache: for downloads. */
+int store_header_open_cached(struct kura_store *s, const struct kura_version *v,
+                             uint8_t ret_data_key[KURA_C4GH_DATA_KEY_BYTES]);
 /* Opens v's header with the key it names (reloading keys/ once when it is unknown). Errors:
  * KURA_ENOTFOUND (shredded), KURA_ECONFIG (no such key), KURA_ECRYPTO (the header does not open
  * with it), KURA_ECORRUPT (malformed header). The caller wipes ret_data_key. */

@@ -20,6 +20,7 @@ int kura_store_new(const struct kura_store_opts *o, struct kura_store **ret)
                              .versions_keep = o->versions_keep,
                              .default_quota = o->default_quota};
     int r = store_keys_init(s, o->c4gh_sk, o->key_id);
+    r = r == 0 ? store_keycache_new(&s->keycache) : r;
     if (r < 0) {
         kura_store_free(s);
         return r;
@@ -32,9 +33,15 @@ struct kura_store *kura_store_free(struct kura_store *s)
 {
     if (s) {
         store_keys_release(s);
+        store_keycache_free(s->keycache);
         kura_free(s);
     }
     return NULL;
+}
+
+size_t kura_store_sweep(struct kura_store *s)
+{
+    return store_keycache_sweep(s->keycache);
 }
 
 int store_access(const struct kura_actor *a, enum kura_access_action act,

@@ -158,6 +158,10 @@ struct kura_store;
 KURA_MUST_CHECK int kura_store_new(const struct kura_store_opts *o, struct kura_store **ret);
 struct kura_store *kura_store_free(struct kura_store *s);
 
+/* Downloads keep the data key of an opened header for up to a minute (keycache.c); this wipes
+ * the expired ones. The server calls it every few seconds. Returns how many keys stay cached. */
+size_t kura_store_sweep(struct kura_store *s);
+
 /* The space a request works in, resolved for an actor: their personal space (created on first
  * use). Errors: those of meta. */
 KURA_MUST_CHECK int kura_store_home(struct kura_store *s, const struct kura_actor *a,

@@ -372,6 +372,58 @@ static void test_restores(void **state)
                      KURA_ENOTFOUND);
 }
 
+/* Reads a whole file through a download (which keeps its data key, keycache.c). */
+static void read_back(const struct kura_node *n, const char *want)
+{
+    struct kura_download *d = NULL;
+    assert_int_equal(kura_store_get_open(store, &owner, &space, n, 0, strlen(want), &d, NULL), 0);
+    char buf[64];
+    ssize_t got = kura_store_get_read(d, buf, sizeof(buf));
+    assert_int_equal(got, (ssize_t)strlen(want));
+    assert_memory_equal(buf, want, strlen(want));
+    assert_int_equal(kura_store_get_read(d, buf, sizeof(buf)), 0);
+    kura_store_get_close(d);
+}
+
+/* The data keys kept for downloads go with the headers they came from: pruning an old version
+ * and purging forget theirs at once, and a kept key is wiped a minute after the opening. */
+static void test_kept_keys_go_with_their_headers(void **state)
+{
+    (void)state;
+    assert_int_equal(kura_store_sweep(store), 0);
+    struct kura_node n = put("k.txt", "one");
+    read_back(&n, "one");
+    read_back(&n, "one"); /* from the cache: same bytes */
+    assert_int_equal(kura_store_sweep(store), 1);
+    put("k.txt", "two");
+    put("k.txt", "three");
+    assert_int_equal(kura_store_sweep(store), 1);
+    n = put("k.txt", "four"); /* versions_keep 2 (older ones): "one" is pruned */
+    assert_int_equal(kura_store_sweep(store), 0);
+    read_back(&n, "four");
+    assert_int_equal(kura_store_sweep(store), 1);
+    assert_int_equal(kura_store_delete(store, &owner, &space, &n, 2000, NULL), 0);
+    struct kura_purge_cert c = {0};
+    assert_int_equal(
+        kura_store_purge(store, &owner, &space, n.id, true, "user:a", &opts, NULL, 5000, &c, NULL),
+        0);
+    kura_purge_cert_release(&c);
+    assert_int_equal(kura_store_sweep(store), 0);
+
+#ifdef KURA_TEST_HOOKS
+    n = put("e.txt", "expires");
+    read_back(&n, "expires");
+    assert_int_equal(kura_store_sweep(store), 1);
+    kura_clock_shift_ms(59 * 1000);
+    assert_int_equal(kura_store_sweep(store), 1);
+    kura_clock_shift_ms(2 * 1000);
+    assert_int_equal(kura_store_sweep(store), 0);
+    read_back(&n, "expires"); /* opened again */
+    assert_int_equal(kura_store_sweep(store), 1);
+    kura_clock_shift_ms(-61 * 1000);
+#endif
+}
+
 #ifdef KURA_FAULT_INJECTION
 /* Every allocation of a purge failing in turn: -ENOMEM, nothing leaks, and a purge that failed
  * before its commit left the node in the trash. */
@@ -414,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_keys_go_with_their_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_certificate_without_checkpoint, setup, teardown),
 #ifdef KURA_FAULT_INJECTION
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),

@@ -161,6 +161,7 @@ static int prune(struct kura_store *s, uint64_t space, uint64_t node,
     for (size_t i = 0; r == 0 && i < p.n; i++) {
         struct kura_version old;
         r = kura_meta_version_get(s->meta, p.ids[i], &old);
+        store_keycache_forget(s->keycache, p.ids[i]);
         r = r == 0 ? kura_meta_version_remove(s->meta, old.id) : r;
         r = r == 0 ? kura_meta_space_charge(s->meta, space, -(int64_t)old.size) : r;
         if (r == 0) {

@@ -229,6 +229,7 @@ static int record(struct kura_upload *u, const struct kura_version *v, int64_t n
     for (size_t i = 0; r == 0 && i < p.n; i++) {
         struct kura_version old;
         r = kura_meta_version_get(m, p.ids[i], &old);
+        store_keycache_forget(u->s->keycache, p.ids[i]);
         r = r == 0 ? kura_meta_version_remove(m, old.id) : r;
         r = r == 0 ? kura_meta_space_charge(m, u->sp.id, -(int64_t)old.size) : r;
         if (r == 0) {
