@@ -266,9 +266,17 @@ static int write_dead(void *ctx, const struct kura_prop *p)
 }
 
 /* One <d:response> for resource x at href. */
-static int respond_one(struct dav_job *j, const struct kura_dav_propfind *pf, const struct res *x,
+/* What a PROPFIND asks for, with each named property's live index (find_live, -1: dead)
+ * looked up once rather than once per response. */
+struct plan {
+    const struct kura_dav_propfind *pf;
+    const int *live;
+};
+
+static int respond_one(struct dav_job *j, const struct plan *p, const struct res *x,
                        const char *href, size_t hlen)
 {
+    const struct kura_dav_propfind *pf = p->pf;
     struct kura_buf *o = &j->out;
     int r = kura_dav_response_begin(o, href, hlen);
     if (r < 0) {
@@ -278,7 +286,7 @@ static int respond_one(struct dav_job *j, const struct kura_dav_propfind *pf, co
     bool missing = false;
     if (pf->kind == KURA_DAV_PROPFIND_PROP) {
         for (size_t i = 0; i < pf->n_props; i++) {
-            int l = find_live(&pf->props[i]);
+            int l = p->live[i];
             char *value = NULL;
             if (l >= 0 && applies((enum live)l, x)) {
                 r = write_live(o, (enum live)l, x);
@@ -311,7 +319,7 @@ static int respond_one(struct dav_job *j, const struct kura_dav_propfind *pf, co
     if (missing) {
         kura_dav_propstat_begin(o);
         for (size_t i = 0; i < pf->n_props; i++) {
-            int l = find_live(&pf->props[i]);
+            int l = p->live[i];
             char *value = NULL;
             bool found = l >= 0
                              ? applies((enum live)l, x)
@@ -331,7 +339,7 @@ static int respond_one(struct dav_job *j, const struct kura_dav_propfind *pf, co
 
 struct child_ctx {
     struct dav_job *j;
-    const struct kura_dav_propfind *pf;
+    const struct plan *p;
     int err;
 };
 
@@ -342,7 +350,7 @@ static int one_child(void *ctx, const struct kura_node *n)
     size_t hlen = 0;
     const struct res x = {n, &c->j->space, c->j};
     int r = dav_href(c->j, n->path, n->folder, &href, &hlen);
-    r = r == 0 ? respond_one(c->j, c->pf, &x, href, hlen) : r;
+    r = r == 0 ? respond_one(c->j, c->p, &x, href, hlen) : r;
     c->err = r;
     return r;
 }
@@ -368,16 +376,24 @@ int dav_propfind(struct dav_job *j)
         j->why = "bad_propfind_body";
         return r;
     }
+    int *live = kura_arena_calloc(j->arena, pf.n_props ? pf.n_props : 1, sizeof(*live));
+    if (!live) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < pf.n_props; i++) {
+        live[i] = find_live(&pf.props[i]);
+    }
+    const struct plan plan = {&pf, live};
     kura_dav_ms_begin(&j->out);
     if (j->where == DAV_AT_ROOT) {
         const struct res root = {NULL, NULL, j};
-        r = respond_one(j, &pf, &root, DAV_PREFIX "/", sizeof(DAV_PREFIX));
+        r = respond_one(j, &plan, &root, DAV_PREFIX "/", sizeof(DAV_PREFIX));
         if (r == 0 && depth == KURA_DAV_DEPTH_1) {
             r = kura_store_home(j->api->store, &j->actor, &j->space);
             r = r == 0 ? kura_store_stat(j->api->store, &j->actor, &j->space, "", &j->node, &j->why)
                        : r;
             const struct res home = {&j->node, &j->space, j};
-            r = r == 0 ? respond_one(j, &pf, &home, DAV_PREFIX "/" DAV_HOME "/",
+            r = r == 0 ? respond_one(j, &plan, &home, DAV_PREFIX "/" DAV_HOME "/",
                                      sizeof(DAV_PREFIX "/" DAV_HOME))
                        : r;
         }
@@ -387,9 +403,9 @@ int dav_propfind(struct dav_job *j)
         size_t hlen = 0;
         const struct res x = {&j->node, &j->space, j};
         r = r == 0 ? dav_href(j, j->node.path, j->node.folder, &href, &hlen) : r;
-        r = r == 0 ? respond_one(j, &pf, &x, href, hlen) : r;
+        r = r == 0 ? respond_one(j, &plan, &x, href, hlen) : r;
         if (r == 0 && depth == KURA_DAV_DEPTH_1 && j->node.folder) {
-            struct child_ctx c = {j, &pf, 0};
+            struct child_ctx c = {j, &plan, 0};
             r = kura_store_list(j->api->store, &j->actor, &j->space, &j->node, one_child, &c,
                                 &j->why);
         }
