@@ -21,6 +21,13 @@ struct kura_download {
     size_t plen, ppos;
     size_t pcap;     /* plain's size: one segment, or less for a smaller file */
     uint8_t *cipher; /* one cipher segment (pcap + overhead) */
+    /* Past PIPE_AFTER_BYTES of cipher, a worker (pipe.c) reads, verifies and decrypts segments
+     * into the pipe's buffers ahead of the connection thread, which copies them out (out, olen,
+     * opos: the buffer it is reading). */
+    struct store_pipe *pipe;
+    uint8_t *own_plain; /* plain as allocated, while the worker points plain at pipe buffers */
+    const uint8_t *out;
+    size_t olen, opos;
 };
 
 static int to_plain(void *ctx, const uint8_t *data, size_t len)
@@ -39,12 +46,13 @@ void kura_store_get_close(struct kura_download *d)
     if (!d) {
         return;
     }
+    store_pipe_free(d->pipe); /* first: its worker uses what follows */
     kura_c4gh_reader_free(d->cr);
     kura_blob_reader_close(d->br);
-    if (d->plain) {
-        sodium_memzero(d->plain, d->pcap);
+    if (d->own_plain) {
+        sodium_memzero(d->own_plain, d->pcap);
     }
-    kura_free(d->plain);
+    kura_free(d->own_plain);
     kura_free(d->cipher);
     kura_free(d);
 }
@@ -72,6 +80,8 @@ static int open_version(struct kura_download *d, const struct kura_version *v, u
     return r;
 }
 
+static int download_worker(void *ctx, struct store_pipe *p);
+
 int kura_store_get_open(struct kura_store *s, const struct kura_actor *a,
                         const struct kura_space *sp, const struct kura_node *n, uint64_t offset,
                         uint64_t len, struct kura_download **ret, const char **ret_why)
@@ -97,9 +107,12 @@ int kura_store_get_open(struct kura_store *s, const struct kura_actor *a,
         memcpy(d->blob, v.blob, sizeof(d->blob));
         /* A small file needs small buffers: nothing larger is allocated, zeroed and freed. */
         d->pcap = v.size < KURA_C4GH_SEGMENT_BYTES ? (size_t)v.size + 1 : KURA_C4GH_SEGMENT_BYTES;
-        d->plain = kura_malloc(d->pcap);
+        d->plain = d->own_plain = kura_malloc(d->pcap);
         d->cipher = kura_malloc(d->pcap + KURA_C4GH_SEGMENT_OVERHEAD);
         r = d->plain && d->cipher ? open_version(d, &v, offset, len) : -ENOMEM;
+    }
+    if (r == 0 && d->cipher_left > PIPE_AFTER_BYTES) {
+        r = store_pipe_start(KURA_C4GH_SEGMENT_BYTES, download_worker, d, &d->pipe);
     }
     sodium_memzero(&v, sizeof(v));
     if (r < 0) {
@@ -140,8 +153,61 @@ static int next_segment(struct kura_download *d)
     return r;
 }
 
+/* The worker: segment after segment into the pipe's buffers. A segment that fails (or a last
+ * one whose end checks fail) is never published: the pipe fails instead. */
+static int download_worker(void *ctx, struct store_pipe *p)
+{
+    struct kura_download *d = ctx;
+    while (!d->finished) {
+        int r = 0;
+        d->plain = store_pipe_acquire(p, &r);
+        if (!d->plain) {
+            return r;
+        }
+        r = next_segment(d);
+        if (r < 0) {
+            d->plain = NULL;
+            return r;
+        }
+        store_pipe_publish(p, d->plen, d->finished);
+    }
+    d->plain = NULL;
+    return 0;
+}
+
+/* kura_store_get_read with a worker: copies from the pipe's buffers. */
+static ssize_t read_pipe(struct kura_download *d, void *buf, size_t max)
+{
+    while (d->err == 0 && d->opos == d->olen) {
+        if (d->out) {
+            store_pipe_release(d->pipe);
+            d->out = NULL;
+        }
+        d->olen = d->opos = 0;
+        d->out = store_pipe_peek(d->pipe, &d->olen, &d->err);
+        if (!d->out) {
+            return d->err; /* 0: the end */
+        }
+    }
+    if (d->err < 0) {
+        return d->err;
+    }
+    size_t n = d->olen - d->opos < max ? d->olen - d->opos : max;
+    memcpy(buf, d->out + d->opos, n);
+    d->opos += n;
+    return (ssize_t)n;
+}
+
 ssize_t kura_store_get_read(struct kura_download *d, void *buf, size_t max)
 {
+    if (d->pipe) {
+        ssize_t n = read_pipe(d, buf, max);
+        if (n < 0 && !d->reported && (n == KURA_ECRYPTO || n == KURA_ECORRUPT)) {
+            store_report_corrupt(d->s, d->version, d->blob, (int)n);
+        }
+        d->reported = d->reported || n < 0;
+        return n;
+    }
     while (d->err == 0 && d->ppos == d->plen && !d->finished) {
         d->err = next_segment(d);
     }

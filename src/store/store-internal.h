@@ -61,6 +61,36 @@ void store_keycache_clear(struct store_keycache *c);
 /* Wipes expired entries; returns how many stay. */
 size_t store_keycache_sweep(struct store_keycache *c);
 
+/* ---- pipe.c: a transfer's segments handed between its connection thread and a worker ---- */
+
+#define PIPE_SLOTS 4
+/* Transfers longer than this get a worker thread (pipe.c); shorter ones stay on one thread. */
+#define PIPE_AFTER_BYTES (4 * (uint64_t)KURA_C4GH_SEGMENT_BYTES)
+
+struct store_pipe;
+/* The worker: runs on its own thread until it returns (< 0: the pipe fails with that error). */
+typedef int (*store_pipe_fn)(void *ctx, struct store_pipe *p);
+/* Starts fn(ctx, pipe) on a new thread, with PIPE_SLOTS buffers of cap bytes. */
+int store_pipe_start(size_t cap, store_pipe_fn fn, void *ctx, struct store_pipe **ret);
+/* Producer: the next empty buffer (cap bytes), waiting while all are full; NULL when the pipe
+ * failed (*ret_err). Then publish it with its length; last: nothing follows. */
+uint8_t *store_pipe_acquire(struct store_pipe *p, int *ret_err);
+void store_pipe_publish(struct store_pipe *p, size_t len, bool last);
+/* Producer: nothing more will be published. */
+void store_pipe_close(struct store_pipe *p);
+/* Consumer: the oldest filled buffer, waiting while there is none; NULL with *ret_err 0 once
+ * the producer closed and everything was read, NULL with *ret_err < 0 when the pipe failed.
+ * Release the buffer when done with it. */
+const uint8_t *store_pipe_peek(struct store_pipe *p, size_t *ret_len, int *ret_err);
+void store_pipe_release(struct store_pipe *p);
+/* Either side: fails the pipe with err (the first error stays); wakes the other side. */
+void store_pipe_fail(struct store_pipe *p, int err);
+/* Waits for the worker to return; the pipe's error (0: none). */
+int store_pipe_finish(struct store_pipe *p);
+/* Fails the pipe (-ECANCELED) if it is still running, waits for the worker, wipes, frees.
+ * Accepts NULL. */
+void store_pipe_free(struct store_pipe *p);
+
 /* ---- keys.c ---- */
 
 /* The key set with sk as the only (current) key; key_id must be its id (-EINVAL otherwise).

@@ -31,6 +31,11 @@ struct kura_upload {
     struct kura_c4gh_writer *cw;
     uint64_t received;
     int err; /* sticky */
+    /* Past PIPE_AFTER_BYTES, a worker (pipe.c) digests, encrypts and writes segments that the
+     * connection thread copies into the pipe's buffers (slot, slot_len of one segment). */
+    struct store_pipe *pipe;
+    uint8_t *slot;
+    size_t slot_len;
 };
 
 static int to_blob(void *ctx, const uint8_t *data, size_t len)
@@ -39,8 +44,78 @@ static int to_blob(void *ctx, const uint8_t *data, size_t len)
     return kura_blob_put_write(u->bw, data, len);
 }
 
+/* What a segment goes through: the client's checksum, then encryption into the blob. */
+static int absorb(struct kura_upload *u, const void *data, size_t len)
+{
+    if (u->md && EVP_DigestUpdate(u->md, data, len) != 1) {
+        return KURA_ECRYPTO;
+    }
+    return kura_c4gh_writer_write(u->cw, data, len);
+}
+
+/* The worker: segments from the pipe until the connection thread closes it. */
+static int upload_worker(void *ctx, struct store_pipe *p)
+{
+    struct kura_upload *u = ctx;
+    for (;;) {
+        size_t len = 0;
+        int r = 0;
+        const uint8_t *b = store_pipe_peek(p, &len, &r);
+        if (!b) {
+            return r;
+        }
+        r = absorb(u, b, len);
+        store_pipe_release(p);
+        if (r < 0) {
+            return r;
+        }
+    }
+}
+
+/* Copies data into the pipe's buffers, handing over each full one. */
+static int feed_pipe(struct kura_upload *u, const uint8_t *data, size_t len)
+{
+    int r = 0;
+    if (!u->pipe) {
+        r = store_pipe_start(KURA_C4GH_SEGMENT_BYTES, upload_worker, u, &u->pipe);
+    }
+    while (r == 0 && len > 0) {
+        if (!u->slot && !(u->slot = store_pipe_acquire(u->pipe, &r))) {
+            break;
+        }
+        size_t take = KURA_C4GH_SEGMENT_BYTES - u->slot_len;
+        take = take < len ? take : len;
+        memcpy(u->slot + u->slot_len, data, take);
+        u->slot_len += take;
+        data += take;
+        len -= take;
+        if (u->slot_len == KURA_C4GH_SEGMENT_BYTES) {
+            store_pipe_publish(u->pipe, u->slot_len, false);
+            u->slot = NULL;
+            u->slot_len = 0;
+        }
+    }
+    return r;
+}
+
+/* Hands over the last partial buffer and waits for the worker: its error, or 0. */
+static int drain_pipe(struct kura_upload *u)
+{
+    if (!u->pipe) {
+        return 0;
+    }
+    if (u->slot) {
+        store_pipe_publish(u->pipe, u->slot_len, true);
+        u->slot = NULL;
+    } else {
+        store_pipe_close(u->pipe);
+    }
+    return store_pipe_finish(u->pipe);
+}
+
 static void upload_free(struct kura_upload *u)
 {
+    store_pipe_free(u->pipe); /* first: its worker uses what follows */
     kura_c4gh_writer_free(u->cw);
     kura_blob_put_abort(u->bw);
     EVP_MD_CTX_free(u->md);
@@ -162,10 +237,11 @@ int kura_store_put_write(struct kura_upload *u, const void *data, size_t len)
         r = KURA_EBADREQ; /* more than announced: the framing layer should have stopped it */
     } else if (u->sp.quota_bytes && u->sp.used_bytes + u->received > u->sp.quota_bytes) {
         r = KURA_EQUOTA; /* chunked uploads learn their size as they go */
-    } else if (u->md && EVP_DigestUpdate(u->md, data, len) != 1) {
-        r = KURA_ECRYPTO;
+    } else if (u->pipe || u->received > PIPE_AFTER_BYTES) {
+        r = feed_pipe(u, data, len);
+    } else {
+        r = absorb(u, data, len);
     }
-    r = r == 0 ? kura_c4gh_writer_write(u->cw, data, len) : r;
     u->err = r;
     return r;
 }
@@ -249,6 +325,7 @@ int kura_store_put_commit(struct kura_upload *u, int64_t now, struct kura_node *
     struct kura_c4gh_summary sum;
     struct kura_version v = {.created_at = now};
     int r = u->err;
+    r = r == 0 ? drain_pipe(u) : r;
     r = r == 0 ? kura_c4gh_writer_finish(u->cw, &sum) : r;
     if (r == 0 && u->announced >= 0 && sum.size != (uint64_t)u->announced) {
         r = KURA_EBADREQ; /* shorter than announced */

@@ -235,6 +235,51 @@ def test_corruption_is_detected_and_never_served(dav):
     assert flagged
 
 
+def read_streamed(d, path, headers=None):
+    """The bytes of a GET until the server ends or aborts the response."""
+    body = b""
+    try:
+        with d.s.get(d.url(path), headers=headers or {}, stream=True, timeout=60) as r:
+            for chunk in r.iter_content(65536):
+                body += chunk
+    except requests.exceptions.RequestException:
+        pass
+    d.s.close()  # an aborted connection must not be reused
+    return body
+
+
+def test_large_reads_keep_the_integrity_rules(dav):
+    """Reads past four segments are decrypted ahead on a worker thread (store/pipe.c); the
+    rules stay: a misplaced segment stops a long range read at that segment, and a whole read
+    whose SHA-256 does not match never releases the last segment."""
+    d, instance = dav["rw"], dav["instance"]
+    data = os.urandom(8 * 65536)
+    assert d.req("PUT", "/long.bin", data=data).status_code == 201
+    assert d.req("GET", "/long.bin").content == data  # through the worker
+    r = d.req("GET", "/long.bin", headers={"Range": "bytes=7-500006"})
+    assert r.status_code == 206 and r.content == data[7:500007]
+    db = sqlite3.connect(instance.data / "kura.db")
+    blob = db.execute("SELECT blob FROM versions ORDER BY id DESC LIMIT 1").fetchone()[0]
+    path = instance.data / "blobs" / blob[:2] / blob[2:4] / blob
+    os.chmod(path, 0o600)
+    raw = path.read_bytes()
+    cseg = 65536 + 28
+    seg = [raw[i * cseg:(i + 1) * cseg] for i in range(8)]
+    path.write_bytes(b"".join(seg[:5] + [seg[6], seg[5], seg[7]]))
+    body = read_streamed(d, "/long.bin", {"Range": "bytes=7-500006"})
+    assert len(body) <= 5 * 65536 - 7 and body == data[7:7 + len(body)]
+    body = read_streamed(d, "/long.bin")
+    assert len(body) <= 5 * 65536 and body == data[:len(body)]
+
+    assert d.req("PUT", "/sum.bin", data=data).status_code == 201
+    with db:
+        db.execute("UPDATE versions SET sha256 = zeroblob(32) WHERE id = "
+                   "(SELECT max(id) FROM versions)")
+    body = read_streamed(d, "/sum.bin")
+    assert len(body) <= 7 * 65536 and body == data[:len(body)]
+    db.close()
+
+
 def test_kill_9_mid_upload_leaves_the_old_version_and_no_debris(dav):
     """The server dies (SIGKILL) while 8 MiB of a new version stream in: after a restart the
     old content is intact, and neither the upload's temporary file nor its blob survives."""
