@@ -17,7 +17,9 @@
 # per request (user+system time of the server's processes from /proc, per
 # transfer or per request), kura/peer ratios, and kura's peak RSS (VmHWM).
 # Before each timed PUT/GET, `sync` writes back what the previous one left
-# dirty, so that no server pays for another's writeback.
+# dirty, so that no server pays for another's writeback; before each PUT, when
+# run as root, the page cache is also dropped (DROP_CACHES), since a full one
+# made PUTs 2x slower here (reclaim is charged to the writer).
 #
 # kura: `kura init`, then an account made without a browser: the
 # administrator's one-time password logs in (enrolment session), the
@@ -52,6 +54,8 @@
 #   ACCESS_LOG=1       the peers write an access log (in the temp dir), as
 #                      kura logs every request (its stderr, a file here) and
 #                      audits it; 0 turns the peers' access logs off
+#   DROP_CACHES=auto   1: drop the page cache before each PUT (needs root);
+#                      0: never; auto: 1 when run as root
 #   KURA_BUILD_DIR=build   the release build (KURA_BIN=$KURA_BUILD_DIR/kura)
 #   KURA_BUILD=1       bring kura up to date with bench_build first (runs `make`
 #                      when $KURA_BUILD_DIR is the repo's build and does not
@@ -98,6 +102,11 @@ VERIFY=${VERIFY:-1}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 PEER_HASH=${PEER_HASH:-md5}
 ACCESS_LOG=${ACCESS_LOG:-1}
+DROP_CACHES=${DROP_CACHES:-auto}
+if [[ $DROP_CACHES == auto ]]; then
+    DROP_CACHES=0
+    if [[ $(id -u) == 0 && -w /proc/sys/vm/drop_caches ]]; then DROP_CACHES=1; fi
+fi
 KURA_BUILD_DIR=${KURA_BUILD_DIR:-$REPO/build}
 KURA_BIN=${KURA_BIN:-$KURA_BUILD_DIR/kura}
 KURA_BUILD=${KURA_BUILD:-1}
@@ -121,7 +130,7 @@ done
 [[ $THREADS -le $CONNECTIONS ]] || bench_die "THREADS ($THREADS) must not exceed CONNECTIONS ($CONNECTIONS)"
 [[ $NGINX_WORKERS == auto ]] || { is_uint "$NGINX_WORKERS" && [[ $NGINX_WORKERS -gt 0 ]]; } ||
     bench_die "NGINX_WORKERS must be auto or a positive integer"
-for v in VERIFY ACCESS_LOG KURA_BUILD; do
+for v in VERIFY ACCESS_LOG KURA_BUILD DROP_CACHES; do
     [[ ${!v} == 0 || ${!v} == 1 ]] || bench_die "$v must be 0 or 1"
 done
 case $PEER_HASH in
@@ -727,6 +736,10 @@ big() {
     url=$(base_url "$s")/dav/home/put-r$round.bin
     alive "$s" || return 1
     sync
+    if [[ $op == put && $DROP_CACHES == 1 ]]; then
+        # A full page cache makes every PUT pay for reclaiming it, more for whoever comes later.
+        echo 1 >/proc/sys/vm/drop_caches || bench_warn "could not drop the page cache"
+    fi
     c0=$(server_cpu_ticks "$s")
     if [[ $op == put ]]; then
         want="201 204"
