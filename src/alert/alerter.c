@@ -14,9 +14,9 @@
 #define HEALTH_EVERY_MS 2000
 #define SAVE_EVERY_MS 1000
 #define WAIT_MAX_MS 1000
-/* After reading records, wait this long (or for a full batch) before reading on: under load the
- * rules run per batch rather than per group commit of the log (fewer wake-ups and flushes);
- * an alert is raised at most this much later. */
+/* After reading records, pause this long before reading on: under load the rules run per batch
+ * rather than per group commit of the log (fewer wake-ups and flushes); an alert is raised at
+ * most this much later. */
 #define PACE_MS 100
 #define POSITION_PROPERTY "alerts_position"
 #define MAILED_PROPERTY "alerts_mailed"
@@ -448,8 +448,7 @@ static void *alerter_main(void *arg)
         uint64_t read_to = atomic_load(&al->position);
         if (read_to > read_from && !al->reader_failed) {
             int ms = wait_ms(al);
-            (void)kura_audit_wait(al->o.audit, read_to + READ_BATCH - 1,
-                                  ms < PACE_MS ? ms : PACE_MS);
+            kura_audit_pause(al->o.audit, ms < PACE_MS ? ms : PACE_MS);
         } else {
             (void)kura_audit_wait(al->o.audit, read_to, wait_ms(al));
         }

@@ -198,8 +198,9 @@ struct kura_audit {
     _Atomic bool failing;
     _Atomic int64_t retry_at;
     _Atomic uint64_t visible_size;
-    pthread_cond_t grown; /* signalled (under lock) whenever visible_size grows or at close */
-    uint64_t wakes;       /* kura_audit_wake calls: every waiter returns (under lock) */
+    pthread_cond_t grown;  /* signalled (under lock) whenever visible_size grows or at close */
+    pthread_cond_t paused; /* kura_audit_pause: signalled only by kura_audit_wake and close */
+    uint64_t wakes;        /* kura_audit_wake calls: every waiter returns (under lock) */
 #ifdef KURA_TEST_HOOKS
     _Atomic bool inject_failure;
 #endif

@@ -141,7 +141,11 @@ void kura_audit_inject_failure(struct kura_audit *a, bool on);
 /* Waits until the log holds more than `seen` records, the log closes, or timeout_ms passes.
  * Returns the current size. For in-process followers (the syslog forwarder, the indexer). */
 uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms);
-/* Wakes every kura_audit_wait at once (a follower that is being stopped). */
+/* Sleeps timeout_ms, whatever the log does, unless kura_audit_wake or the close cuts it short:
+ * a follower that just read a batch lets the next one gather (kura_audit_wait would wake it at
+ * every group commit, a context switch each, only to go back to sleep). */
+void kura_audit_pause(struct kura_audit *a, int timeout_ms);
+/* Wakes every kura_audit_wait and kura_audit_pause at once (a follower that is being stopped). */
 void kura_audit_wake(struct kura_audit *a);
 
 /* ---- reading records in order ------------------------------------------------------------- */

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #define INDEX_BATCH 512
-/* After indexing something, wait this long (or for a full batch) before the next commit: under
- * load the index then costs one commit (and one fsync) per interval instead of one per group
- * commit of the log, and searches lag by at most this much. */
+/* After indexing something, pause this long before reading on: under load the index then costs
+ * one commit (and one fsync) per interval instead of one per group commit of the log, and
+ * searches lag by at most this much. */
 #define INDEX_PACE_MS 250
 
 struct batch {
@@ -147,7 +147,7 @@ static void *indexer_main(void *arg)
             break;
         }
         if (position > before) {
-            (void)kura_audit_wait(ix->audit, position + INDEX_BATCH - 1, INDEX_PACE_MS);
+            kura_audit_pause(ix->audit, INDEX_PACE_MS);
         } else {
             (void)kura_audit_wait(ix->audit, position, 1000); /* idle: the next record wakes us */
         }

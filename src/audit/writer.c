@@ -481,7 +481,7 @@ int kura_audit_emit_sync(struct kura_audit *a, const struct kura_audit_event *ev
     return w.result;
 }
 
-uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
+static struct timespec deadline(int timeout_ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -491,6 +491,12 @@ uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
+    return until;
+}
+
+uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
+{
+    struct timespec until = deadline(timeout_ms);
     pthread_mutex_lock(&a->lock);
     /* A count, not a flag: one wake must release every follower waiting now (the indexer,
      * the alerter and the syslog forwarder may all be here), not the first to notice. */
@@ -504,11 +510,25 @@ uint64_t kura_audit_wait(struct kura_audit *a, uint64_t seen, int timeout_ms)
     return atomic_load(&a->visible_size);
 }
 
+void kura_audit_pause(struct kura_audit *a, int timeout_ms)
+{
+    struct timespec until = deadline(timeout_ms);
+    pthread_mutex_lock(&a->lock);
+    uint64_t wakes = a->wakes;
+    while (!a->stopping && a->wakes == wakes) {
+        if (pthread_cond_timedwait(&a->paused, &a->lock, &until) != 0) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
 void kura_audit_wake(struct kura_audit *a)
 {
     pthread_mutex_lock(&a->lock);
     a->wakes++;
     pthread_cond_broadcast(&a->grown);
+    pthread_cond_broadcast(&a->paused);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -573,6 +593,7 @@ struct kura_audit *kura_audit_close(struct kura_audit *a)
     a->stopping = true;
     pthread_cond_signal(&a->wake);
     pthread_cond_broadcast(&a->grown); /* followers stop waiting */
+    pthread_cond_broadcast(&a->paused);
     pthread_mutex_unlock(&a->lock);
     if (a->has_thread) {
         pthread_join(a->thread, NULL);
@@ -586,6 +607,7 @@ struct kura_audit *kura_audit_close(struct kura_audit *a)
     kura_buf_release(&a->bundle);
     pthread_cond_destroy(&a->wake);
     pthread_cond_destroy(&a->grown);
+    pthread_cond_destroy(&a->paused);
     pthread_mutex_destroy(&a->lock);
     kura_free(a);
     return NULL;
@@ -663,6 +685,7 @@ int kura_audit_open(const struct kura_audit_opts *opts, struct kura_audit **ret,
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->grown, NULL);
+    pthread_cond_init(&a->paused, NULL);
     size_t olen = strlen(opts->origin);
     int r = olen < sizeof(a->origin) ? 0 : KURA_ECONFIG;
     if (r == 0) {
