@@ -66,6 +66,10 @@ extern const struct kura_blob_ops kura_blob_fs_ops;
 /* Name of an upload's temporary file in tmp/: "blob-" + id. */
 #define KURA_BLOB_FS_TMP_PREFIX "blob-"
 
+/* Tests: open objects by walking blobs/ab/cd/ one openat at a time, as where openat2 is refused
+ * (an old kernel, a seccomp profile), instead of one openat2. */
+void kura_blob_fs_use_walk(struct kura_blob *b);
+
 #ifdef KURA_FAULT_INJECTION
 /* Makes the Nth file-system operation of the fs backend that can fail for lack of space or
  * I/O (creating, writing, syncing, renaming, making directories; 1-based, counted from this

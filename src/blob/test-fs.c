@@ -326,6 +326,24 @@ static void test_planted_entries(void **state)
     assert_int_equal(fstatat(t->fd, "outside/cd/eecd0000000000000000000000000000", &s2, 0), 0);
     assert_int_equal(fstatat(t->fd, "secret", &s2, 0), 0);
     assert_int_equal(s2.st_size, 6);
+
+    /* Objects open with one openat2 where the kernel allows it, else by a walk of openat
+     * calls: the same answers either way. */
+    put_bytes(b, 2, 10, id);
+    for (int walk = 0; walk < 2; walk++) {
+        if (walk) {
+            kura_blob_fs_use_walk(b);
+        }
+        assert_int_equal(kura_blob_get(b, id, 0, &r), 0);
+        kura_blob_reader_close(r);
+        r = NULL;
+        assert_int_equal(kura_blob_get(b, sym, 0, &r), KURA_ECORRUPT);
+        assert_int_equal(kura_blob_get(b, fifo, 0, &r), KURA_ECORRUPT);
+        assert_int_equal(kura_blob_get(b, dir, 0, &r), KURA_ECORRUPT);
+        assert_int_equal(kura_blob_get(b, via, 0, &r), KURA_ECORRUPT);
+        assert_int_equal(kura_blob_get(b, "00000000000000000000000000000009", 0, &r),
+                         KURA_ENOTFOUND);
+    }
 }
 
 /* ---- housekeeping by file age ------------------------------------------------------------- */
