@@ -772,7 +772,9 @@ KURA_MUST_CHECK int kura_meta_node_get(struct kura_meta *m, uint64_t id, struct 
 KURA_MUST_CHECK int kura_meta_node_lookup(struct kura_meta *m, uint64_t space, const char *path,
                                           struct kura_node *ret);
 /* The live children of a folder, ordered by name (bytewise); none for a trashed folder.
- * KURA_ENOTFOUND: no such node; -ENOTDIR: a file. */
+ * KURA_ENOTFOUND: no such node; -ENOTDIR: a file. Backends may read them in chunks and call fn
+ * between reads without holding their lock (not one snapshot, unless the caller is inside a
+ * transaction); each live name comes at most once, in order. */
 KURA_MUST_CHECK int kura_meta_node_children(struct kura_meta *m, uint64_t folder, kura_node_fn fn,
                                             void *ctx);
 /* Creates a live node from n (space, path, folder, mtime, created_at; the other fields are

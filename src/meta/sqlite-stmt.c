@@ -6,10 +6,11 @@
  * Statements are kept: parsing and planning a statement costs more than running the small
  * lookups of a request (a 4 KiB WebDAV GET runs about six), so each handle keeps a cache of
  * CACHE_SLOTS prepared statements, keyed by the address of the SQL text and checked against the
- * text itself (SQL built at run time may reuse an address). A statement is lent to one caller at
- * a time; a second use of the same SQL while it is lent (a callback running the same query)
- * gets a statement of its own, finalized after use. Which statements are lent is recorded per
- * thread (the caller holds the handle's lock from prepare to finalizep, and cleanup order keeps
+ * text itself (SQL built at run time may reuse an address). The backend has about a hundred
+ * statements; one that finds no free slot near its hash is simply not kept. A statement is lent to
+ * one caller at a time; a second use of the same SQL while it is lent (a callback running the same
+ * query) gets a statement of its own, finalized after use. Which statements are lent is recorded
+ * per thread (the caller holds the handle's lock from prepare to finalizep, and cleanup order keeps
  * finalizep inside it), so finalizep needs no handle to know where a statement goes back.
  */
 #include "meta/sqlite-internal.h"
@@ -18,7 +19,8 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define CACHE_SLOTS 128
+#define CACHE_SLOTS 256
+#define PROBES 8
 #define LENT_MAX 16 /* statements lent at once by one thread (nesting depth); more: not kept */
 
 struct cache_entry {
@@ -51,10 +53,25 @@ void meta_sqlite_cache_free(struct meta_stmt_cache *c)
     kura_free(c);
 }
 
-static struct cache_entry *slot(struct meta_stmt_cache *c, const char *sql)
+/* The entry for sql: the one holding it, else an empty one, else one not lent, among PROBES
+ * slots from its hash (so that a handful of statements whose texts happen to hash alike do not
+ * evict each other on every request, as they did with one slot each); NULL: none free. */
+static struct cache_entry *find(struct meta_stmt_cache *c, const char *sql)
 {
-    uintptr_t a = (uintptr_t)sql;
-    return &c->e[(a >> 3 ^ a >> 11) % CACHE_SLOTS];
+    size_t h = (size_t)(((uint64_t)(uintptr_t)sql * UINT64_C(0x9E3779B97F4A7C15)) >> 56);
+    struct cache_entry *empty = NULL, *idle = NULL;
+    for (size_t i = 0; i < PROBES; i++) {
+        struct cache_entry *e = &c->e[(h + i) % CACHE_SLOTS];
+        if (e->sql == sql) {
+            return e;
+        }
+        if (!e->s && !empty) {
+            empty = e;
+        } else if (e->s && !e->lent && !idle) {
+            idle = e;
+        }
+    }
+    return empty ? empty : idle;
 }
 
 /* A kept statement for sql (lent to the caller), or NULL: prepare one of your own. */
@@ -65,8 +82,8 @@ static sqlite3_stmt *borrow(struct sqlite_meta *h, const char *sql, int *ret_rc)
     if (!c || nlent == LENT_MAX) {
         return NULL;
     }
-    struct cache_entry *e = slot(c, sql);
-    if (e->lent) {
+    struct cache_entry *e = find(c, sql);
+    if (!e || e->lent) {
         return NULL;
     }
     if (!e->s || e->sql != sql || strcmp(sqlite3_sql(e->s), sql) != 0) {

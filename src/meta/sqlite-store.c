@@ -319,23 +319,59 @@ int meta_sqlite_node_lookup(struct kura_meta *m, uint64_t space, const char *pat
                     "it", meta_sqlite_id(space), path);
 }
 
-int meta_sqlite_node_children(struct kura_meta *m, uint64_t folder, kura_node_fn fn, void *ctx)
+/* Children are read CHILDREN_CHUNK at a time, and fn runs with the handle unlocked (unless
+ * the caller holds it): a listing of a large folder (a PROPFIND formats XML for every entry)
+ * then does not keep every other request of the server from the database meanwhile. Between
+ * chunks the listing goes on after the last name (keyset, index nodes_children), so a folder
+ * that changes meanwhile is listed as it is at each step, each live name at most once. */
+#define CHILDREN_CHUNK 32
+
+/* Up to CHILDREN_CHUNK live children of folder named after `after` into buf (*ret_n of them);
+ * with check, first that folder is a folder. */
+static int children_chunk(struct kura_meta *m, int64_t folder, bool check, const char *after,
+                          struct kura_node *buf, size_t *ret_n)
 {
     META_SQLITE_LOCKED(m, h);
+    *ret_n = 0;
     struct nref ref;
-    int r = nref_get(h, meta_sqlite_id(folder), &ref);
+    int r = check ? nref_get(h, folder, &ref) : 0;
     if (r < 0) {
         return r;
     }
-    if (!ref.folder) {
+    if (check && !ref.folder) {
         return -ENOTDIR;
     }
     _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     r = meta_sqlite_prepare(h, &s,
                             NODE_SELECT "FROM nodes n WHERE n.parent = ?1 AND n.trash_root IS NULL "
-                                        "ORDER BY n.path",
-                            "i", ref.id);
-    return r < 0 ? r : node_rows(h, s, fn, ctx);
+                                        "AND n.path > ?2 ORDER BY n.path LIMIT ?3",
+                            "iti", folder, after, (int64_t)CHILDREN_CHUNK);
+    while (r == 0 && (r = node_row(h, s, &buf[*ret_n])) == 1) {
+        r = ++*ret_n < CHILDREN_CHUNK ? 0 : 1;
+    }
+    return r < 0 ? r : 0;
+}
+
+int meta_sqlite_node_children(struct kura_meta *m, uint64_t folder, kura_node_fn fn, void *ctx)
+{
+    struct kura_node *buf = kura_malloc(CHILDREN_CHUNK * sizeof(*buf));
+    if (!buf) {
+        return -ENOMEM;
+    }
+    char after[KURA_META_PATH_MAX + 1] = ""; /* a child's path is never empty */
+    size_t n = 0;
+    int r = 0;
+    do {
+        r = children_chunk(m, meta_sqlite_id(folder), after[0] == '\0', after, buf, &n);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+            r = fn(ctx, &buf[i]);
+        }
+        if (n > 0) {
+            memcpy(after, buf[n - 1].path, sizeof(after));
+        }
+    } while (r == 0 && n == CHILDREN_CHUNK);
+    kura_free(buf);
+    return r;
 }
 
 int meta_sqlite_trash_list(struct kura_meta *m, uint64_t space, kura_node_fn fn, void *ctx)
