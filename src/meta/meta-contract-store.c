@@ -402,6 +402,51 @@ static void test_node_children(void **state)
     assert_int_equal(kura_meta_node_children(m, 999, store_seen_node, &s), KURA_ENOTFOUND);
 }
 
+/* A large folder (more than a backend's chunk, if it reads in chunks) changing while it is
+ * listed: every name at most once, in order, and a name added behind the listing's position is
+ * not seen (whether changes ahead are seen depends on how far the backend has read). */
+struct big_listing {
+    struct kura_meta *m;
+    uint64_t space;
+    bool change; /* at the 40th name */
+    unsigned calls;
+    char last[KURA_META_PATH_MAX + 1];
+};
+
+static int big_child(void *ctx, const struct kura_node *n)
+{
+    struct big_listing *b = ctx;
+    assert_true(strcmp(n->path, b->last) > 0); /* strictly in order: nothing twice */
+    (void)snprintf(b->last, sizeof(b->last), "%s", n->path);
+    if (++b->calls == 40 && b->change) {
+        (void)store_mk(b->m, b->space, "big/a-new", false);
+        (void)store_mk(b->m, b->space, "big/f-zz-new", false);
+        assert_int_equal(
+            kura_meta_node_trash(b->m, store_lookup(b->m, b->space, "big/f-099"), "user:a", 9), 0);
+    }
+    return 0;
+}
+
+static void test_node_children_large_and_changing(void **state)
+{
+    struct store_ctx *c = ctx_of(state);
+    uint64_t big = store_mk(c->m, c->space, "big", true);
+    for (int i = 0; i < 100; i++) {
+        char name[32];
+        (void)snprintf(name, sizeof(name), "big/f-%03d", i);
+        (void)store_mk(c->m, c->space, name, i % 7 == 0);
+    }
+    struct big_listing b = {.m = c->m, .space = c->space, .change = true};
+    assert_int_equal(kura_meta_node_children(c->m, big, big_child, &b), 0);
+    assert_true(b.calls >= 99 && b.calls <= 101);
+    assert_string_not_equal(b.last, "big/a-new");
+    /* Listed again, as it is now: a-new first, f-099 gone, f-zz-new last. */
+    b = (struct big_listing){.m = c->m, .space = c->space};
+    assert_int_equal(kura_meta_node_children(c->m, big, big_child, &b), 0);
+    assert_int_equal(b.calls, 101);
+    assert_string_equal(b.last, "big/f-zz-new");
+}
+
 static void test_etags(void **state)
 {
     struct store_ctx *c = ctx_of(state);
@@ -736,6 +781,8 @@ int meta_contract_store_run(const struct meta_contract_fixture *f)
         cmocka_unit_test_setup_teardown(test_space_charge_concurrent, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_node_create_lookup, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_node_children, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_node_children_large_and_changing, store_setup,
+                                        store_teardown),
         cmocka_unit_test_setup_teardown(test_etags, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_node_move, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_node_move_too_long, store_setup, store_teardown),
