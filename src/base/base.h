@@ -250,8 +250,25 @@ void kura_buf_truncate(struct kura_buf *b, size_t len);
 
 /* Appenders. On failure they record the error and leave the content unchanged; later appends
  * are ignored until kura_buf_reset. Read the outcome once, at the end, with kura_buf_err. */
-void kura_buf_add(struct kura_buf *b, const void *p, size_t len);
-void kura_buf_addc(struct kura_buf *b, char c);
+void kura_buf_add_slow(struct kura_buf *b, const void *p, size_t len); /* grows; see below */
+/* The common case, inline: no error yet and room already there (cap <= max + 1, so it is also
+ * within max). Output builders (multistatus XML, JSON) append many short pieces. */
+static inline void kura_buf_add(struct kura_buf *b, const void *p, size_t len)
+{
+    if (len > 0 && b->err == 0 && b->ptr && len < b->cap - b->len) {
+        __builtin_memcpy(b->ptr + b->len, p, len);
+        b->len += len;
+        b->ptr[b->len] = '\0';
+    } else {
+        kura_buf_add_slow(b, p, len);
+    }
+}
+static inline void kura_buf_addc(struct kura_buf *b, char c)
+{
+    kura_buf_add(b, &c, 1);
+}
+/* A string literal, its length known at compile time. */
+#define KURA_BUF_ADDL(b, lit) kura_buf_add((b), "" lit, sizeof(lit) - 1)
 void kura_buf_adds(struct kura_buf *b, const char *s);
 void kura_buf_addstr(struct kura_buf *b, struct kura_str s);
 void kura_buf_addf(struct kura_buf *b, const char *fmt, ...) KURA_PRINTF(2, 3);
@@ -327,6 +344,9 @@ int64_t kura_clock_mono_ms(void); /* monotonic milliseconds, for durations and d
 /* Formats wall-clock ms as "2026-11-21T23:58:13.123Z"; out holds KURA_TIME_STR_MAX bytes. */
 #define KURA_TIME_STR_MAX 32
 void kura_clock_format(int64_t wall_ms, char out[static KURA_TIME_STR_MAX]);
+/* Formats wall-clock ms as an HTTP date (RFC 9110 IMF-fixdate): "Sun, 22 Nov 2026 09:06:04 GMT". */
+#define KURA_HTTP_DATE_MAX 30
+void kura_http_date(int64_t wall_ms, char out[static KURA_HTTP_DATE_MAX]);
 
 #ifdef KURA_TEST_HOOKS
 void kura_clock_shift_ms(int64_t delta_ms);
@@ -399,3 +419,4 @@ void kura_log_errf(const char *func, int r, const char *event, ...) KURA_SENTINE
 #define KURA_NUM_STR_MAX 24
 const char *kura_fmt_u64(char out[static KURA_NUM_STR_MAX], uint64_t v);
 const char *kura_fmt_i64(char out[static KURA_NUM_STR_MAX], int64_t v);
+const char *kura_fmt_x64(char out[static KURA_NUM_STR_MAX], uint64_t v); /* lowercase hex */

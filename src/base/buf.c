@@ -102,7 +102,7 @@ static bool reserve(struct kura_buf *b, size_t extra)
     return true;
 }
 
-void kura_buf_add(struct kura_buf *b, const void *p, size_t len)
+void kura_buf_add_slow(struct kura_buf *b, const void *p, size_t len)
 {
     if (!reserve(b, len)) {
         return;
@@ -112,11 +112,6 @@ void kura_buf_add(struct kura_buf *b, const void *p, size_t len)
     }
     b->len += len;
     b->ptr[b->len] = '\0';
-}
-
-void kura_buf_addc(struct kura_buf *b, char c)
-{
-    kura_buf_add(b, &c, 1);
 }
 
 void kura_buf_adds(struct kura_buf *b, const char *s)

@@ -170,7 +170,33 @@ void kura_hex_encode(char *out, const void *in, size_t len)
 
 const char *kura_fmt_u64(char out[static KURA_NUM_STR_MAX], uint64_t v)
 {
-    (void)snprintf(out, KURA_NUM_STR_MAX, "%llu", (unsigned long long)v);
+    /* By hand: snprintf costs more than the rest of a small multistatus entry. */
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    out[n] = '\0';
+    return out;
+}
+
+const char *kura_fmt_x64(char out[static KURA_NUM_STR_MAX], uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = hex[v & 15];
+        v >>= 4;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    out[n] = '\0';
     return out;
 }
 

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <time.h>
+
 #include "base/base.h"
 
 static void test_parse_u64(void **state)
@@ -128,6 +131,53 @@ static void test_clock_format(void **state)
     assert_string_equal(ts, "2026-11-21T23:58:13.123Z");
     kura_clock_format(-1, ts);
     assert_string_equal(ts, "1969-12-31T23:59:59.999Z");
+    kura_clock_format(253402300799999, ts); /* the last millisecond of year 9999 */
+    assert_string_equal(ts, "9999-12-31T23:59:59.999Z");
+    kura_clock_format(253402300800000, ts);
+    assert_string_equal(ts, "invalid-time");
+    kura_clock_format(-62167219200000, ts); /* 0000-01-01 */
+    assert_string_equal(ts, "0000-01-01T00:00:00.000Z");
+    kura_clock_format(-62167219200001, ts);
+    assert_string_equal(ts, "invalid-time");
+    char hd[KURA_HTTP_DATE_MAX];
+    kura_http_date(1795305493123, hd);
+    assert_string_equal(hd, "Sat, 21 Nov 2026 23:58:13 GMT");
+    /* Both against gmtime_r and strftime, over random instants of years 0 to 9999 and around
+     * the epoch, leap days and century years. */
+    for (int i = 0; i < 200000; i++) {
+        uint64_t rnd = 0;
+        assert_int_equal(kura_random(&rnd, sizeof(rnd)), 0);
+        int64_t ms = i < 1000 ? (int64_t)(rnd % 200000000000) - 100000000000
+                              : (int64_t)(rnd % 315537897600000) - 62167219200000;
+        if (i % 4 == 0) {
+            ms = ((int64_t)(rnd % 10000) * 365 + 59) * 86400000 - 62167219200000; /* ~Feb 28/29 */
+        }
+        time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+        struct tm tm;
+        assert_non_null(gmtime_r(&t, &tm));
+        char want[64], want_ts[64];
+        if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+            continue;
+        }
+        char wday[8], mon[8];
+        (void)strftime(wday, sizeof(wday), "%a", &tm);
+        (void)strftime(mon, sizeof(mon), "%b", &tm);
+        (void)snprintf(want, sizeof(want), "%s, %02d %s %04d %02d:%02d:%02d GMT", wday, tm.tm_mday,
+                       mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        (void)snprintf(want_ts, sizeof(want_ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                       tm.tm_sec, (int)(((ms % 1000) + 1000) % 1000));
+        kura_http_date(ms, hd);
+        assert_string_equal(hd, want);
+        kura_clock_format(ms, ts);
+        assert_string_equal(ts, want_ts);
+    }
+    char num[KURA_NUM_STR_MAX];
+    assert_string_equal(kura_fmt_u64(num, 0), "0");
+    assert_string_equal(kura_fmt_u64(num, UINT64_MAX), "18446744073709551615");
+    assert_string_equal(kura_fmt_x64(num, 0), "0");
+    assert_string_equal(kura_fmt_x64(num, UINT64_MAX), "ffffffffffffffff");
+    assert_string_equal(kura_fmt_x64(num, 0xa0b), "a0b");
     int64_t a = kura_clock_mono_ms();
     int64_t b = kura_clock_mono_ms();
     assert_true(b >= a);
