@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 enum live {
     L_RESOURCETYPE,
@@ -86,18 +85,16 @@ static bool applies(enum live l, const struct res *x)
 
 static void http_date(int64_t ms, char out[64])
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    (void)gmtime_r(&t, &tm);
-    (void)strftime(out, 64, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    kura_http_date(ms, out);
 }
 
+/* RFC 4918 creationdate (RFC 3339, whole seconds). */
 static void iso_date(int64_t ms, char out[64])
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    (void)gmtime_r(&t, &tm);
-    (void)strftime(out, 64, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char ts[KURA_TIME_STR_MAX];
+    kura_clock_format(ms, ts);
+    memcpy(out, ts, 19); /* "YYYY-MM-DDTHH:MM:SS" */
+    memcpy(out + 19, "Z", 2);
 }
 
 struct locks_seen {
@@ -157,7 +154,7 @@ static int write_common(struct kura_buf *o, enum live l, const struct res *x)
             return kura_dav_prop_empty(o, &live_names[l]);
         } else {
             int r = kura_dav_prop_open(o, &live_names[l]);
-            kura_buf_adds(o, "<d:collection/>");
+            KURA_BUF_ADDL(o, "<d:collection/>");
             kura_dav_prop_close(o, &live_names[l]);
             return r;
         }
@@ -195,9 +192,13 @@ static int write_live(struct kura_buf *o, enum live l, const struct res *x)
     case L_CREATIONDATE:
         iso_date(n->created_at, v);
         return text(o, l, v);
-    case L_GETETAG:
-        (void)snprintf(v, sizeof(v), "\"%s\"", n->etag);
-        return text(o, l, v);
+    case L_GETETAG: {
+        size_t len = strlen(n->etag);
+        v[0] = '"';
+        memcpy(v + 1, n->etag, len);
+        memcpy(v + 1 + len, "\"", 2);
+        return kura_dav_prop_text(o, &live_names[l], v, len + 2);
+    }
     case L_GETCONTENTTYPE:
         return text(o, l, "application/octet-stream");
     case L_QUOTA_USED:

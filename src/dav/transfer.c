@@ -9,7 +9,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- GET / HEAD ------------------------------------------------------------------------- */
 
@@ -90,11 +89,8 @@ static void attachment_headers(struct kura_req *r, struct dav_job *j)
 int dav_get_answer(struct kura_req *r, struct dav_job *j)
 {
     attachment_headers(r, j);
-    char lm[64];
-    time_t t = (time_t)(j->node.mtime / 1000);
-    struct tm tm;
-    (void)gmtime_r(&t, &tm);
-    (void)strftime(lm, sizeof(lm), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    char lm[KURA_HTTP_DATE_MAX];
+    kura_http_date(j->node.mtime, lm);
     KURA_IGNORE(kura_req_add_header(r, "Last-Modified", lm));
     if (j->partial) {
         struct kura_buf cr = KURA_BUF_INIT(128);

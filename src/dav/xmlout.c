@@ -186,17 +186,19 @@ int kura_dav_add_text(struct kura_buf *out, const char *s, size_t len)
 static void add_pct(struct kura_buf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
+    size_t start = 0; /* bytes kept as they are go out in runs */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-        if (keep) {
-            kura_buf_addc(out, (char)c);
-        } else {
+        if (!keep) {
+            kura_buf_add(out, s + start, i - start);
             char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
             kura_buf_add(out, esc, sizeof(esc));
+            start = i + 1;
         }
     }
+    kura_buf_add(out, s + start, len - start);
 }
 
 int kura_dav_add_href(struct kura_buf *out, const char *path, size_t len)
@@ -205,9 +207,9 @@ int kura_dav_add_href(struct kura_buf *out, const char *path, size_t len)
     if (r < 0) {
         return r;
     }
-    kura_buf_adds(out, "<d:href>");
+    KURA_BUF_ADDL(out, "<d:href>");
     add_pct(out, path, len);
-    kura_buf_adds(out, "</d:href>");
+    KURA_BUF_ADDL(out, "</d:href>");
     return 0;
 }
 
@@ -237,7 +239,7 @@ static void add_qname(struct kura_buf *out, const struct kura_dav_name *n)
         kura_buf_adds(out, prefix);
         kura_buf_addc(out, ':');
     } else if (n->ns.len) {
-        kura_buf_adds(out, "x:");
+        KURA_BUF_ADDL(out, "x:");
     }
     kura_buf_addstr(out, n->local);
 }
@@ -258,7 +260,7 @@ static void add_open(struct kura_buf *out, const struct kura_dav_name *n)
 
 static void add_close(struct kura_buf *out, const struct kura_dav_name *n)
 {
-    kura_buf_adds(out, "</");
+    KURA_BUF_ADDL(out, "</");
     add_qname(out, n);
     kura_buf_addc(out, '>');
 }
@@ -273,7 +275,7 @@ void kura_dav_ms_begin(struct kura_buf *out)
 
 void kura_dav_ms_end(struct kura_buf *out)
 {
-    kura_buf_adds(out, "</d:multistatus>\n");
+    KURA_BUF_ADDL(out, "</d:multistatus>\n");
 }
 
 int kura_dav_response_begin(struct kura_buf *out, const char *path, size_t len)
@@ -282,25 +284,25 @@ int kura_dav_response_begin(struct kura_buf *out, const char *path, size_t len)
     if (r < 0) {
         return r;
     }
-    kura_buf_adds(out, "<d:response>");
+    KURA_BUF_ADDL(out, "<d:response>");
     return kura_dav_add_href(out, path, len);
 }
 
 void kura_dav_response_end(struct kura_buf *out)
 {
-    kura_buf_adds(out, "</d:response>\n");
+    KURA_BUF_ADDL(out, "</d:response>\n");
 }
 
 void kura_dav_propstat_begin(struct kura_buf *out)
 {
-    kura_buf_adds(out, "<d:propstat><d:prop>");
+    KURA_BUF_ADDL(out, "<d:propstat><d:prop>");
 }
 
 void kura_dav_propstat_end(struct kura_buf *out, unsigned status)
 {
-    kura_buf_adds(out, "</d:prop><d:status>");
+    KURA_BUF_ADDL(out, "</d:prop><d:status>");
     kura_buf_adds(out, kura_dav_status_line(status));
-    kura_buf_adds(out, "</d:status></d:propstat>");
+    KURA_BUF_ADDL(out, "</d:status></d:propstat>");
 }
 
 int kura_dav_prop_empty(struct kura_buf *out, const struct kura_dav_name *name)
@@ -310,7 +312,7 @@ int kura_dav_prop_empty(struct kura_buf *out, const struct kura_dav_name *name)
         return r;
     }
     add_open(out, name);
-    kura_buf_adds(out, "/>");
+    KURA_BUF_ADDL(out, "/>");
     return 0;
 }
 
@@ -346,7 +348,7 @@ int kura_dav_prop_fragment(struct kura_buf *out, const struct kura_dav_name *nam
     }
     add_open(out, name);
     if (lang.len) {
-        kura_buf_adds(out, " xml:lang=\"");
+        KURA_BUF_ADDL(out, " xml:lang=\"");
         add_escaped_attr(out, lang.ptr, lang.len);
         kura_buf_addc(out, '"');
     }
@@ -417,7 +419,7 @@ static void add_error(struct kura_buf *out, const char *ns_decl, enum kura_dav_c
         cond == KURA_DAV_COND_LOCK_TOKEN_SUBMITTED || cond == KURA_DAV_COND_NO_CONFLICTING_LOCK;
     kura_buf_addf(out, "<d:error%s><d:%s", ns_decl, name);
     if (!hrefs || n_paths == 0) {
-        kura_buf_adds(out, "/></d:error>");
+        KURA_BUF_ADDL(out, "/></d:error>");
         return;
     }
     kura_buf_addc(out, '>');
@@ -434,15 +436,15 @@ int kura_dav_response_status(struct kura_buf *out, const char *path, size_t len,
     if (r < 0) {
         return r;
     }
-    kura_buf_adds(out, "<d:response>");
+    KURA_BUF_ADDL(out, "<d:response>");
     KURA_IGNORE(kura_dav_add_href(out, path, len));
-    kura_buf_adds(out, "<d:status>");
+    KURA_BUF_ADDL(out, "<d:status>");
     kura_buf_adds(out, kura_dav_status_line(status));
-    kura_buf_adds(out, "</d:status>");
+    KURA_BUF_ADDL(out, "</d:status>");
     if (cond_name(cond)) {
         add_error(out, "", cond, NULL, 0);
     }
-    kura_buf_adds(out, "</d:response>\n");
+    KURA_BUF_ADDL(out, "</d:response>\n");
     return 0;
 }
 
@@ -476,9 +478,9 @@ int kura_dav_sabre_error_body(struct kura_buf *out, const char *exception, const
     kura_buf_adds(out, "<d:error xmlns:d=\"DAV:\" xmlns:s=\"" KURA_DAV_NS_SABRE "\">\n"
                        "  <s:exception>");
     add_escaped(out, exception, elen);
-    kura_buf_adds(out, "</s:exception>\n  <s:message>");
+    KURA_BUF_ADDL(out, "</s:exception>\n  <s:message>");
     add_escaped(out, message, mlen);
-    kura_buf_adds(out, "</s:message>\n</d:error>\n");
+    KURA_BUF_ADDL(out, "</s:message>\n</d:error>\n");
     return 0;
 }
 
@@ -512,22 +514,22 @@ static int check_lock(const struct kura_dav_activelock *l)
 
 static void add_activelock(struct kura_buf *out, const struct kura_dav_activelock *l)
 {
-    kura_buf_adds(out, "<d:activelock><d:locktype><d:write/></d:locktype><d:lockscope>");
+    KURA_BUF_ADDL(out, "<d:activelock><d:locktype><d:write/></d:locktype><d:lockscope>");
     kura_buf_adds(out, l->scope == KURA_DAV_LOCK_SHARED ? "<d:shared/>" : "<d:exclusive/>");
-    kura_buf_adds(out, "</d:lockscope><d:depth>");
+    KURA_BUF_ADDL(out, "</d:lockscope><d:depth>");
     kura_buf_adds(out, l->depth == KURA_DAV_DEPTH_0 ? "0" : "infinity");
-    kura_buf_adds(out, "</d:depth>");
+    KURA_BUF_ADDL(out, "</d:depth>");
     if (l->owner.len) {
-        kura_buf_adds(out, "<d:owner>");
+        KURA_BUF_ADDL(out, "<d:owner>");
         kura_buf_addstr(out, l->owner);
-        kura_buf_adds(out, "</d:owner>");
+        KURA_BUF_ADDL(out, "</d:owner>");
     }
     kura_buf_addf(out, "<d:timeout>Second-%lu</d:timeout><d:locktoken><d:href>",
                   (unsigned long)l->timeout_s);
     kura_buf_addstr(out, l->token); /* checked: nothing to escape */
-    kura_buf_adds(out, "</d:href></d:locktoken><d:lockroot>");
+    KURA_BUF_ADDL(out, "</d:href></d:locktoken><d:lockroot>");
     KURA_IGNORE(kura_dav_add_href(out, l->root.ptr, l->root.len)); /* checked */
-    kura_buf_adds(out, "</d:lockroot></d:activelock>");
+    KURA_BUF_ADDL(out, "</d:lockroot></d:activelock>");
 }
 
 int kura_dav_prop_lockdiscovery(struct kura_buf *out, const struct kura_dav_activelock *locks,
@@ -540,14 +542,14 @@ int kura_dav_prop_lockdiscovery(struct kura_buf *out, const struct kura_dav_acti
         }
     }
     if (n_locks == 0) {
-        kura_buf_adds(out, "<d:lockdiscovery/>");
+        KURA_BUF_ADDL(out, "<d:lockdiscovery/>");
         return 0;
     }
-    kura_buf_adds(out, "<d:lockdiscovery>");
+    KURA_BUF_ADDL(out, "<d:lockdiscovery>");
     for (size_t i = 0; i < n_locks; i++) {
         add_activelock(out, &locks[i]);
     }
-    kura_buf_adds(out, "</d:lockdiscovery>");
+    KURA_BUF_ADDL(out, "</d:lockdiscovery>");
     return 0;
 }
 
@@ -568,8 +570,8 @@ int kura_dav_lock_body(struct kura_buf *out, const struct kura_dav_activelock *l
         return r;
     }
     kura_buf_adds(out, XML_DECL);
-    kura_buf_adds(out, "<d:prop xmlns:d=\"DAV:\">");
+    KURA_BUF_ADDL(out, "<d:prop xmlns:d=\"DAV:\">");
     KURA_IGNORE(kura_dav_prop_lockdiscovery(out, lock, 1)); /* checked */
-    kura_buf_adds(out, "</d:prop>\n");
+    KURA_BUF_ADDL(out, "</d:prop>\n");
     return 0;
 }

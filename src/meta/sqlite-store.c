@@ -24,7 +24,6 @@
 #include "meta/sqlite-internal.h"
 
 #include <assert.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,8 +53,13 @@ static int node_row(struct sqlite_meta *h, sqlite3_stmt *s, struct kura_node *n)
     n->parent = (uint64_t)parent;
     n->version = (uint64_t)version;
     n->size = (uint64_t)size;
-    (void)snprintf(n->etag, sizeof(n->etag), "%" PRIx64 "-%" PRIx64, (uint64_t)id,
-                   (uint64_t)counter);
+    char a[KURA_NUM_STR_MAX], b[KURA_NUM_STR_MAX]; /* "<id hex>-<counter hex>", no printf */
+    size_t la = strlen(kura_fmt_x64(a, (uint64_t)id)),
+           lb = strlen(kura_fmt_x64(b, (uint64_t)counter));
+    _Static_assert(sizeof(n->etag) > 2 * 16 + 1, "two 64-bit hex numbers and a dash");
+    memcpy(n->etag, a, la);
+    n->etag[la] = '-';
+    memcpy(n->etag + la + 1, b, lb + 1);
     r = meta_sqlite_copy_field(n->path, sizeof(n->path), path);
     if (r == 0) {
         r = meta_sqlite_copy_field(n->trashed_by, sizeof(n->trashed_by), by ? by : "");
