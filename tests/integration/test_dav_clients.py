@@ -35,7 +35,8 @@ def test_litmus(user, tmp_path, suite):
     server, name, password = user
     env = {**os.environ, "TESTS": suite}
     proc = subprocess.run(
-        [tool("litmus"), "--keep-going", server.url + "/dav/home/", name, password],
+        # "--": an app password may begin with "-", which getopt would take for an option.
+        [tool("litmus"), "--keep-going", "--", server.url + "/dav/home/", name, password],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     out = proc.stdout + proc.stderr
     summary = re.findall(r"<- summary for `(\w+)': of (\d+) tests run: (\d+) passed, (\d+) failed",
@@ -46,7 +47,7 @@ def test_litmus(user, tmp_path, suite):
 
 
 def rclone(server, name, password, *args, tmp):
-    obscured = subprocess.run([tool("rclone"), "obscure", password], capture_output=True,
+    obscured = subprocess.run([tool("rclone"), "obscure", "--", password], capture_output=True,
                               text=True, check=True).stdout.strip()
     env = {**os.environ, "RCLONE_CONFIG": str(tmp / "rclone.conf"),
            "RCLONE_CONFIG_KURA_TYPE": "webdav", "RCLONE_CONFIG_KURA_URL": server.url + "/dav/home",
