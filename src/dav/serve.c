@@ -220,13 +220,27 @@ int dav_fail(struct kura_req *r, struct dav_job *j, int rc)
 
 int dav_href(struct dav_job *j, const char *path, bool folder, const char **ret, size_t *ret_len)
 {
-    char *h = kura_arena_printf(j->arena, "%s%s%s%s", j->href_base, path[0] ? "/" : "", path,
-                                folder ? "/" : "");
+    /* Concatenated by hand: a Depth 1 PROPFIND makes one per entry. */
+    size_t lb = strlen(j->href_base), lp = strlen(path);
+    size_t len = lb + (path[0] != '\0') + lp + folder;
+    char *h = kura_arena_alloc(j->arena, len + 1);
     if (!h) {
         return kura_arena_err(j->arena);
     }
+    char *p = h;
+    memcpy(p, j->href_base, lb);
+    p += lb;
+    if (path[0]) {
+        *p++ = '/';
+    }
+    memcpy(p, path, lp);
+    p += lp;
+    if (folder) {
+        *p++ = '/';
+    }
+    *p = '\0';
     *ret = h;
-    *ret_len = strlen(h);
+    *ret_len = len;
     return 0;
 }
 

@@ -84,6 +84,26 @@ static int check_chars(const char *s, size_t len)
     return 0;
 }
 
+static bool bad_name_byte(unsigned char c)
+{
+    switch (c) {
+    case '<':
+    case '>':
+    case '&':
+    case '"':
+    case '\'':
+    case '/':
+    case ':':
+    case '=':
+    case ';':
+    case '!':
+    case '?':
+        return true;
+    default:
+        return c <= 0x20 || c == 0x7f;
+    }
+}
+
 /* A local name: no markup, quote, separator, space or control byte. Full NCName validation
  * would need Unicode tables; names reach here from expat (already valid) or from code. */
 static int check_name(const struct kura_dav_name *n)
@@ -92,8 +112,7 @@ static int check_name(const struct kura_dav_name *n)
         return KURA_EXML;
     }
     for (size_t i = 0; i < n->local.len; i++) {
-        unsigned char c = (unsigned char)n->local.ptr[i];
-        if (c <= 0x20 || c == 0x7f || strchr("<>&\"'/:=;!?", c)) {
+        if (bad_name_byte((unsigned char)n->local.ptr[i])) {
             return KURA_EXML;
         }
     }
