@@ -183,7 +183,7 @@ static int open_meta(struct server *s, struct kura_buf *err)
     struct kura_buf path = KURA_BUF_INIT(8192);
     int r = cli_data_path(s->data, CLI_DB_NAME, &path);
     if (r == 0) {
-        r = kura_meta_open("sqlite", path.ptr, 0, &s->meta);
+        r = kura_meta_open("sqlite", path.ptr, KURA_META_READERS, &s->meta);
     }
     if (r < 0) {
         kura_buf_addf(err, "cannot open the database %s: %s", path.ptr ? path.ptr : "",

@@ -178,7 +178,7 @@ static const struct kura_meta_ops *const backends[] = {
 int kura_meta_open(const char *backend, const char *target, unsigned flags, struct kura_meta **ret)
 {
     assert(backend && target && ret);
-    if ((flags & ~(KURA_META_CREATE | KURA_META_READONLY)) != 0 ||
+    if ((flags & ~(KURA_META_CREATE | KURA_META_READONLY | KURA_META_READERS)) != 0 ||
         (flags & (KURA_META_CREATE | KURA_META_READONLY)) ==
             (KURA_META_CREATE | KURA_META_READONLY)) {
         return -EINVAL;

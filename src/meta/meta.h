@@ -142,6 +142,9 @@ struct kura_meta;
 /* kura_meta_open flags */
 #define KURA_META_CREATE 0x1u   /* create the database if missing (mode 0600) */
 #define KURA_META_READONLY 0x2u /* no writes; migrate fails unless nothing is pending */
+/* A server's handle: the backend may keep extra connections for reads made outside any
+ * transaction, so that concurrent requests do not queue behind one another's lookups. */
+#define KURA_META_READERS 0x4u
 
 /* Where a database's schema stands relative to this binary. */
 enum kura_meta_schema_state {

@@ -581,7 +581,7 @@ int meta_sqlite_app_password_create(struct kura_meta *m, const struct kura_app_p
 int meta_sqlite_app_password_find(struct kura_meta *m, const uint8_t *mac,
                                   struct kura_app_password *ret)
 {
-    META_SQLITE_LOCKED(m, h);
+    META_SQLITE_READ(m, h);
     _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     int r = meta_sqlite_prepare(h, &s, APP_PASSWORD_COLS "WHERE mac = ?1", "h", mac);
     struct kura_app_password out = {0};

@@ -14,6 +14,16 @@ void meta_sqlite_unlockp(struct sqlite_meta **hp);
 #define META_SQLITE_LOCKED(m, h)                                                                   \
     _cleanup_(meta_sqlite_unlockp) struct sqlite_meta *h = meta_sqlite_lock(m)
 
+/* For a read made outside any transaction: one of the reader connections (KURA_META_READERS)
+ * if there are any and this thread holds no lock of the handle, else the main connection;
+ * locked either way (release with meta_sqlite_unlockp). Only for leaf reads: nothing that
+ * writes, takes the main lock or runs a callback may happen while a reader is held. */
+struct sqlite_meta *meta_sqlite_read_lock(struct kura_meta *m);
+#define META_SQLITE_READ(m, h)                                                                     \
+    _cleanup_(meta_sqlite_unlockp) struct sqlite_meta *h = meta_sqlite_read_lock(m)
+/* Takes (hold) or releases every reader's lock: no reader is mid-read meanwhile (a TRUNCATE
+ * checkpoint must find the log unused). Taken after the main lock, never before. */
+void meta_sqlite_readers_hold(struct kura_meta *m, bool hold);
 sqlite3 *meta_sqlite_db(struct sqlite_meta *h);
 /* The handle's statement cache (sqlite-stmt.c); NULL when it could not be made. */
 struct meta_stmt_cache;

@@ -122,7 +122,7 @@ int meta_sqlite_version_add(struct kura_meta *m, const struct kura_version *v, u
 
 int meta_sqlite_version_get(struct kura_meta *m, uint64_t id, struct kura_version *ret)
 {
-    META_SQLITE_LOCKED(m, h);
+    META_SQLITE_READ(m, h);
     _cleanup_(meta_sqlite_finalizep) sqlite3_stmt *s = NULL;
     int r = meta_sqlite_prepare(h, &s, VERSION_SELECT "WHERE id = ?1", "i", meta_sqlite_id(id));
     _cleanup_(version_wipe) struct kura_version v;

@@ -233,15 +233,18 @@ static int space_one(struct sqlite_meta *h, int64_t sid, struct kura_space *ret)
 int meta_sqlite_space_personal(struct kura_meta *m, const char *account, uint64_t quota,
                                int64_t now, struct kura_space *ret)
 {
-    META_SQLITE_LOCKED(m, h);
-    /* Every WebDAV request asks: the common case (it exists) is one read, no write lock. */
-    int64_t found = 0;
-    int r = meta_sqlite_one(h, "SELECT id FROM spaces WHERE kind = 'personal' AND owner = ?1", "t",
-                            "i", account, &found);
-    if (r == 1) {
-        return space_one(h, found, ret);
+    {
+        /* Every WebDAV request asks: the common case (it exists) is one read, on a reader. */
+        META_SQLITE_READ(m, rh);
+        int64_t found = 0;
+        int r = meta_sqlite_one(rh, "SELECT id FROM spaces WHERE kind = 'personal' AND owner = ?1",
+                                "t", "i", account, &found);
+        if (r == 1) {
+            return space_one(rh, found, ret);
+        }
     }
-    r = meta_sqlite_txn(m, true);
+    META_SQLITE_LOCKED(m, h);
+    int r = meta_sqlite_txn(m, true);
     if (r < 0) {
         return r;
     }
@@ -275,7 +278,7 @@ int meta_sqlite_space_personal(struct kura_meta *m, const char *account, uint64_
 
 int meta_sqlite_space_get(struct kura_meta *m, uint64_t id, struct kura_space *ret)
 {
-    META_SQLITE_LOCKED(m, h);
+    META_SQLITE_READ(m, h);
     return space_one(h, meta_sqlite_id(id), ret);
 }
 
@@ -309,14 +312,14 @@ int meta_sqlite_space_set_quota(struct kura_meta *m, uint64_t id, uint64_t quota
 
 int meta_sqlite_node_get(struct kura_meta *m, uint64_t id, struct kura_node *ret)
 {
-    META_SQLITE_LOCKED(m, h);
+    META_SQLITE_READ(m, h);
     return node_one(h, ret, NODE_SELECT "FROM nodes n WHERE n.id = ?1", "i", meta_sqlite_id(id));
 }
 
 int meta_sqlite_node_lookup(struct kura_meta *m, uint64_t space, const char *path,
                             struct kura_node *ret)
 {
-    META_SQLITE_LOCKED(m, h);
+    META_SQLITE_READ(m, h);
     return node_one(h, ret,
                     NODE_SELECT "FROM nodes n WHERE n.space = ?1 AND n.path = ?2 "
                                 "AND n.trash_root IS NULL",
@@ -335,7 +338,7 @@ int meta_sqlite_node_lookup(struct kura_meta *m, uint64_t space, const char *pat
 static int children_chunk(struct kura_meta *m, int64_t folder, bool check, const char *after,
                           struct kura_node *buf, size_t *ret_n)
 {
-    META_SQLITE_LOCKED(m, h);
+    META_SQLITE_READ(m, h);
     *ret_n = 0;
     struct nref ref;
     int r = check ? nref_get(h, folder, &ref) : 0;
@@ -676,10 +679,13 @@ int meta_sqlite_checkpoint(struct kura_meta *m)
     if (!sqlite3_get_autocommit(db)) {
         return -EINVAL; /* our own open transaction would keep the log in use */
     }
+    /* Our reader connections wait meanwhile: none may hold a snapshot that keeps the log. */
+    meta_sqlite_readers_hold(m, true);
     /* The C form of PRAGMA wal_checkpoint(TRUNCATE): copies every frame into the database file
      * and truncates the -wal file to zero bytes, waiting (busy timeout) for readers and
      * writers; SQLITE_BUSY (-> KURA_EBUSY) when they did not let go in time. */
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    meta_sqlite_readers_hold(m, false);
     return rc == SQLITE_OK ? 0 : meta_sqlite_err(h, rc);
 }

@@ -1,11 +1,15 @@
 /* sqlite.c — the embedded metadata backend (SQLite >= 3.40, STRICT tables).
  *
- * One connection per handle, serialised by a recursive mutex (see meta.h: a transaction holds the
- * mutex from begin to commit/rollback, so it belongs to one thread; nested calls by that thread
- * become savepoints). The connection is opened in SQLite's multi-thread mode (NOMUTEX) because
- * this mutex already guarantees that one thread at a time uses it, including sqlite3_errmsg.
- * A pool of connections (WAL allows many readers beside one writer) can replace the single
- * connection later behind the same ops table.
+ * One main connection per handle, serialised by a recursive mutex (see meta.h: a transaction
+ * holds the mutex from begin to commit/rollback, so it belongs to one thread; nested calls by
+ * that thread become savepoints). Every write and every transaction uses it. A server's handle
+ * (KURA_META_READERS) also keeps READERS reader connections, each behind its own mutex, for the
+ * hot reads made outside any transaction (lookups of a request, folder listings): WAL lets them
+ * read beside the writer, so requests no longer queue behind each other's lookups on one mutex
+ * (a Depth 1 PROPFIND: 5.7k -> 6.9k requests/s). A thread that holds the main lock reads on the
+ * main connection, so a transaction sees its own writes. Connections are opened in SQLite's
+ * multi-thread mode (NOMUTEX) because these mutexes already guarantee that one thread at a
+ * time uses each, including sqlite3_errmsg.
  *
  * Connection settings, and why:
  *  - journal_mode=WAL: readers never block the writer; the CLI and the server can share the file.
@@ -34,11 +38,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
+#define READERS 3 /* with the main connection, one more than work threads by default */
 
 enum stmt_id {
     ST_BEGIN_IMMEDIATE,
@@ -101,7 +107,19 @@ struct sqlite_meta {
     bool readonly;
     sqlite3_stmt *stmts[ST__COUNT];
     struct meta_stmt_cache *cache; /* sqlite-stmt.c: statements of the other files, kept */
+    /* KURA_META_READERS: connections for reads outside transactions (meta_sqlite_read_lock),
+     * each with its own lock, statements and cache. Readers have none of their own. */
+    struct sqlite_meta *readers[READERS];
+    unsigned nreaders;
+    bool reader;
 };
+
+/* The main handle this thread holds the lock of (depth > 0), if any: reads made while holding
+ * it stay on its connection (inside a transaction they must see its uncommitted writes). One
+ * handle is tracked; a thread holding a second main handle's lock reads on that one, too. */
+static _Thread_local struct sqlite_meta *held;
+static _Thread_local unsigned held_depth;
+static _Thread_local unsigned next_reader;
 
 static struct sqlite_meta *handle(struct kura_meta *m)
 {
@@ -176,16 +194,31 @@ static int db_err(struct sqlite_meta *h, int rc)
 
 /* ---- locking and statements --------------------------------------------------------------- */
 
+static void note_locked(struct sqlite_meta *h)
+{
+    if (h->reader) {
+        return;
+    }
+    if (!held) {
+        held = h;
+    }
+    held_depth += held == h;
+}
+
 static struct sqlite_meta *lock(struct sqlite_meta *h)
 {
     int e = pthread_mutex_lock(&h->lock);
     assert(e == 0);
     (void)e;
+    note_locked(h);
     return h;
 }
 
 static void unlock(struct sqlite_meta *h)
 {
+    if (held == h && --held_depth == 0) {
+        held = NULL;
+    }
     int e = pthread_mutex_unlock(&h->lock);
     assert(e == 0); /* EPERM: commit/rollback by a thread that did not begin */
     (void)e;
@@ -362,6 +395,9 @@ static void sq_close(struct kura_meta *m)
 {
     struct sqlite_meta *h = handle(m);
     assert(h->depth == 0);
+    for (unsigned i = 0; i < h->nreaders; i++) {
+        sq_close(&h->readers[i]->base); /* first: the main connection closes last */
+    }
     for (size_t i = 0; i < ST__COUNT; i++) {
         (void)sqlite3_finalize(h->stmts[i]);
     }
@@ -463,9 +499,33 @@ static int configure(struct sqlite_meta *h)
     return r;
 }
 
+static int open_conn(const char *path, unsigned flags, bool reader, struct kura_meta **ret);
+
+/* Readers are opened like the main connection (read-write: a read-only connection to a WAL
+ * database needs the -shm file writable anyway) and only ever used for reads. One that cannot
+ * be opened is simply not there: reads then wait for the others or the main connection. */
+static void open_readers(const char *path, struct sqlite_meta *h)
+{
+    for (unsigned i = 0; i < READERS; i++) {
+        struct kura_meta *r = NULL;
+        if (open_conn(path, 0, true, &r) == 0) {
+            h->readers[h->nreaders++] = handle(r);
+        }
+    }
+}
+
 static int sq_open(const char *path, unsigned flags, struct kura_meta **ret)
 {
-    int r = check_file(path, flags);
+    return open_conn(path, flags, false, ret);
+}
+
+static int open_conn(const char *path, unsigned flags, bool reader, struct kura_meta **ret)
+{
+    /* Not for a reader: the main connection's open checked the file, and this process must not
+     * open and close the database file beside a live connection — closing any descriptor of
+     * it drops every POSIX lock the process holds on it, SQLite's included, and another
+     * process could then take itself for the last user and remove the -wal file under us. */
+    int r = reader ? 0 : check_file(path, flags);
     if (r < 0) {
         return r;
     }
@@ -475,6 +535,7 @@ static int sq_open(const char *path, unsigned flags, struct kura_meta **ret)
     }
     h->base.ops = &kura_meta_sqlite_ops;
     h->readonly = (flags & KURA_META_READONLY) != 0;
+    h->reader = reader;
     h->cache = meta_sqlite_cache_new(); /* NULL (out of memory): statements are not kept */
 
     pthread_mutexattr_t attr;
@@ -503,6 +564,9 @@ static int sq_open(const char *path, unsigned flags, struct kura_meta **ret)
     if (r < 0) {
         sq_close(&h->base);
         return r;
+    }
+    if ((flags & KURA_META_READERS) && !h->readonly) {
+        open_readers(path, h);
     }
     *ret = &h->base;
     return 0;
@@ -933,8 +997,7 @@ static int read_roles_locked(struct sqlite_meta *h, const char *id, unsigned *re
 
 static int sq_account_get(struct kura_meta *m, const char *id, struct kura_account *ret)
 {
-    struct sqlite_meta *h = handle(m);
-    LOCKED(h);
+    _cleanup_(unlockp) struct sqlite_meta *h = meta_sqlite_read_lock(m);
     _cleanup_(kura_account_release) struct kura_account a = {0};
     /* A read transaction: the account row and its roles from one snapshot. */
     int r = txn_begin_locked(h, false);
@@ -975,6 +1038,34 @@ static int sq_account_count(struct kura_meta *m, uint64_t *ret)
 struct sqlite_meta *meta_sqlite_lock(struct kura_meta *m)
 {
     return lock(handle(m));
+}
+
+struct sqlite_meta *meta_sqlite_read_lock(struct kura_meta *m)
+{
+    struct sqlite_meta *h = handle(m);
+    if (h->nreaders == 0 || held) {
+        return lock(h); /* no readers, or inside a transaction or call of this thread */
+    }
+    unsigned start = next_reader++;
+    for (unsigned i = 0; i < h->nreaders; i++) {
+        struct sqlite_meta *r = h->readers[(start + i) % h->nreaders];
+        if (pthread_mutex_trylock(&r->lock) == 0) {
+            return r;
+        }
+    }
+    return lock(h->readers[start % h->nreaders]);
+}
+
+void meta_sqlite_readers_hold(struct kura_meta *m, bool hold)
+{
+    struct sqlite_meta *h = handle(m);
+    for (unsigned i = 0; i < h->nreaders; i++) {
+        if (hold) {
+            (void)lock(h->readers[i]);
+        } else {
+            unlock(h->readers[h->nreaders - 1 - i]);
+        }
+    }
 }
 
 void meta_sqlite_unlockp(struct sqlite_meta **hp)

@@ -8,10 +8,13 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "meta/meta-internal.h"
@@ -557,6 +560,102 @@ static void test_statement_cache(void **state)
     m = kura_meta_close(m);
 }
 
+/* KURA_META_READERS: reads outside transactions go to reader connections. A write committed by
+ * one thread is seen by the next read of any thread; a read inside a transaction sees the
+ * transaction's own writes; a TRUNCATE checkpoint succeeds while other threads read. */
+struct reading {
+    struct kura_meta *m;
+    uint64_t space;
+    _Atomic bool stop;
+    _Atomic unsigned reads;
+    _Atomic int err;
+};
+
+static void *reader_thread(void *arg)
+{
+    struct reading *rd = arg;
+    while (!atomic_load(&rd->stop)) {
+        struct kura_node n;
+        int r = kura_meta_node_lookup(rd->m, rd->space, "f", &n);
+        if (r != 0) {
+            atomic_store(&rd->err, r);
+        }
+        atomic_fetch_add(&rd->reads, 1);
+    }
+    return NULL;
+}
+
+static void test_reader_connections(void **state)
+{
+    (void)state;
+    uint64_t space, file;
+    struct kura_meta *m = store_with_file(&space, &file);
+    m = kura_meta_close(m);
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_READERS, &m), 0);
+    struct reading rd = {.m = m, .space = space};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, reader_thread, &rd), 0);
+    }
+    for (int i = 0; i < 50; i++) {
+        char path[16];
+        (void)snprintf(path, sizeof(path), "n%d", i);
+        struct kura_node n = {.space = space, .path = "", .created_at = 1, .mtime = 1};
+        (void)snprintf(n.path, sizeof(n.path), "%s", path);
+        uint64_t id = 0;
+        assert_int_equal(kura_meta_node_create(m, &n, &id), 0);
+        struct kura_node got;
+        assert_int_equal(kura_meta_node_lookup(m, space, path, &got), 0); /* committed: seen */
+        assert_int_equal(got.id, id);
+        assert_int_equal(kura_meta_txn_begin(m), 0);
+        assert_int_equal(kura_meta_node_move(m, id, "moved"), 0);
+        assert_int_equal(kura_meta_node_lookup(m, space, "moved", &got), 0); /* own write */
+        kura_meta_txn_rollback(m);
+        assert_int_equal(kura_meta_node_lookup(m, space, "moved", &got), KURA_ENOTFOUND);
+        if (i % 10 == 9) {
+            assert_int_equal(kura_meta_checkpoint(m), 0);
+        }
+    }
+    atomic_store(&rd.stop, true);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    }
+    /* Another process's write (the CLI) is seen by the next read, also after that process,
+     * closing, checked whether it was the database's last user (it must not be: opening the
+     * readers must not have dropped this process's locks on the file). */
+    for (int round = 0; round < 3; round++) {
+        struct kura_account a;
+        assert_int_equal(kura_meta_account_get(m, "a", &a), 0);
+        /* This process's own write first: the page is then in the log this process maps. */
+        static const char *const names[] = {"round 0", "round 1", "round 2"};
+        const char *kept = a.display_name; /* owned by a: released below */
+        a.display_name = names[round];
+        assert_int_equal(kura_meta_account_update(m, &a), 0);
+        a.display_name = kept;
+        a.status = round % 2 ? KURA_ACCOUNT_STATUS_ACTIVE : KURA_ACCOUNT_STATUS_DISABLED;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct kura_meta *other = NULL;
+            int r = kura_meta_open("sqlite", db_path, 0, &other);
+            r = r == 0 ? kura_meta_account_update(other, &a) : r;
+            other = kura_meta_close(other);
+            _exit(r == 0 ? 0 : 1);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        kura_account_release(&a);
+        assert_int_equal(kura_meta_account_get(m, "a", &a), 0);
+        assert_int_equal(a.status,
+                         round % 2 ? KURA_ACCOUNT_STATUS_ACTIVE : KURA_ACCOUNT_STATUS_DISABLED);
+        kura_account_release(&a);
+    }
+    assert_int_equal(atomic_load(&rd.err), 0);
+    assert_true(atomic_load(&rd.reads) > 0);
+    m = kura_meta_close(m);
+}
+
 /* The store schema's own guards, for writers that bypass meta. */
 static void test_store_schema_guards(void **state)
 {
@@ -632,6 +731,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shredded_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statement_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_schema_guards, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
