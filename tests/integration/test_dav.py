@@ -196,6 +196,32 @@ def test_checksums_and_preconditions_lose_nothing(dav):
     assert d.req("GET", "/k.txt").content == b"v2"
 
 
+def test_large_uploads_are_checked_the_same(dav):
+    """Past four segments an upload is encrypted and hashed on two worker threads
+    (store/pipe.c): the client's SHA-1 / MD5 / SHA-256 are checked over every byte, in order,
+    a mismatch stores nothing, and the stored SHA-256 is the file's. Sizes straddle segment
+    and chunk boundaries."""
+    d = dav["rw"]
+    for size in (4 * 65536 + 1, 1048576, 3 * 1048576 + 12345):
+        body = os.urandom(size)
+        sums = {"SHA1": hashlib.sha1(body).hexdigest(), "MD5": hashlib.md5(body).hexdigest(),
+                "SHA256": hashlib.sha256(body).hexdigest()}
+        for alg, value in sums.items():
+            wrong = value[:-1] + ("0" if value[-1] != "0" else "1")
+            r = d.req("PUT", f"/big-{size}.bin", data=body,
+                      headers={"OC-Checksum": f"{alg}:{wrong}"})
+            assert r.status_code == 400, (size, alg)
+            assert d.req("GET", f"/big-{size}.bin").status_code == 404
+        for alg, value in sums.items():
+            chunks = (body[i:i + 70000] for i in range(0, size, 70000))  # chunked, odd pieces
+            r = d.req("PUT", f"/big-{size}.bin", data=chunks,
+                      headers={"OC-Checksum": f"{alg}:{value}"})
+            assert r.status_code in (201, 204), (size, alg, r.text)
+        r = d.req("GET", f"/big-{size}.bin")
+        assert r.content == body
+        assert r.headers["OC-Checksum"] == "SHA256:" + sums["SHA256"]
+
+
 def test_nobody_reads_another_persons_files(dav, tmp_path):
     """Not even an administrator: no standing privilege over data."""
     server, instance = dav["server"], dav["instance"]
