@@ -168,14 +168,15 @@ void kura_hex_encode(char *out, const void *in, size_t len)
     out[2 * len] = '\0';
 }
 
-const char *kura_fmt_u64(char out[static KURA_NUM_STR_MAX], uint64_t v)
+/* By hand: snprintf costs more than the rest of a small multistatus entry. */
+static const char *fmt_radix(char out[static KURA_NUM_STR_MAX], uint64_t v, unsigned radix)
 {
-    /* By hand: snprintf costs more than the rest of a small multistatus entry. */
+    static const char digit[] = "0123456789abcdef";
     char tmp[20];
     size_t n = 0;
     do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
+        tmp[n++] = digit[v % radix];
+        v /= radix;
     } while (v > 0);
     for (size_t i = 0; i < n; i++) {
         out[i] = tmp[n - 1 - i];
@@ -184,20 +185,14 @@ const char *kura_fmt_u64(char out[static KURA_NUM_STR_MAX], uint64_t v)
     return out;
 }
 
+const char *kura_fmt_u64(char out[static KURA_NUM_STR_MAX], uint64_t v)
+{
+    return fmt_radix(out, v, 10);
+}
+
 const char *kura_fmt_x64(char out[static KURA_NUM_STR_MAX], uint64_t v)
 {
-    static const char hex[] = "0123456789abcdef";
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[n++] = hex[v & 15];
-        v >>= 4;
-    } while (v > 0);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = tmp[n - 1 - i];
-    }
-    out[n] = '\0';
-    return out;
+    return fmt_radix(out, v, 16);
 }
 
 const char *kura_fmt_i64(char out[static KURA_NUM_STR_MAX], int64_t v)
