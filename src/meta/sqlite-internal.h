@@ -25,6 +25,9 @@ struct sqlite_meta *meta_sqlite_read_lock(struct kura_meta *m);
  * checkpoint must find the log unused). Taken after the main lock, never before. */
 void meta_sqlite_readers_hold(struct kura_meta *m, bool hold);
 sqlite3 *meta_sqlite_db(struct sqlite_meta *h);
+/* sqlite-file.c: makes (KURA_META_CREATE) or checks the file before SQLite opens it: ours,
+ * 0600, a regular file (no symlink), not too short to be a database. */
+int meta_sqlite_check_file(const char *path, unsigned flags);
 /* The handle's statement cache (sqlite-stmt.c); NULL when it could not be made. */
 struct meta_stmt_cache;
 struct meta_stmt_cache *meta_sqlite_cache(struct sqlite_meta *h);

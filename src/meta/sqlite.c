@@ -411,38 +411,6 @@ static void sq_close(struct kura_meta *m)
     kura_free(h);
 }
 
-/* Opens (and with create, makes) the file ourselves first: to create it 0600, and to refuse a
- * file that others can read or that is not ours, a symlink, not a regular file, or too short to
- * be a database. */
-static int check_file(const char *path, unsigned flags)
-{
-    int oflags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
-    oflags |= (flags & KURA_META_READONLY) ? O_RDONLY : O_RDWR;
-    if (flags & KURA_META_CREATE) {
-        oflags |= O_CREAT;
-    }
-    _cleanup_(kura_closep) int fd = open(path, oflags, 0600);
-    if (fd < 0) {
-        return -errno;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        return -errno;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return -EINVAL;
-    }
-    if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-        return KURA_EKEYMODE;
-    }
-    /* SQLite treats a 1-byte file as an empty database (and migrate would then write over it);
-     * anything shorter than the 100-byte header that is not empty is damaged, not new. */
-    if (st.st_size > 0 && st.st_size < 100) {
-        return KURA_ECORRUPT;
-    }
-    return 0;
-}
-
 static int configure(struct sqlite_meta *h)
 {
     static const int off_flags[] = {
@@ -521,11 +489,8 @@ static int sq_open(const char *path, unsigned flags, struct kura_meta **ret)
 
 static int open_conn(const char *path, unsigned flags, bool reader, struct kura_meta **ret)
 {
-    /* Not for a reader: the main connection's open checked the file, and this process must not
-     * open and close the database file beside a live connection — closing any descriptor of
-     * it drops every POSIX lock the process holds on it, SQLite's included, and another
-     * process could then take itself for the last user and remove the -wal file under us. */
-    int r = reader ? 0 : check_file(path, flags);
+    /* Not for a reader: the main connection's open checked the file just now. */
+    int r = reader ? 0 : meta_sqlite_check_file(path, flags);
     if (r < 0) {
         return r;
     }

@@ -656,6 +656,41 @@ static void test_reader_connections(void **state)
     m = kura_meta_close(m);
 }
 
+/* Opening a second handle on the database must not drop the first one's SQLite locks (closing
+ * a plain descriptor of a file drops every POSIX lock the process holds on it): another process
+ * still sees the first handle's shared lock. */
+static bool other_process_sees_shared_lock(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(db_path, O_RDONLY | O_CLOEXEC);
+        /* SQLite's SHARED range: PENDING_BYTE (1 GiB) + 2, 510 bytes. */
+        struct flock fl = {
+            .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0x40000002, .l_len = 510};
+        _exit(fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void test_second_handle_keeps_locks(void **state)
+{
+    (void)state;
+    uint64_t space, file;
+    struct kura_meta *m = store_with_file(&space, &file);
+    struct kura_space sp;
+    assert_int_equal(kura_meta_space_get(m, space, &sp), 0);
+    assert_true(other_process_sees_shared_lock());
+    struct kura_meta *second = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_READERS, &second), 0);
+    assert_true(other_process_sees_shared_lock());
+    second = kura_meta_close(second);
+    assert_true(other_process_sees_shared_lock());
+    m = kura_meta_close(m);
+}
+
 /* The store schema's own guards, for writers that bypass meta. */
 static void test_store_schema_guards(void **state)
 {
@@ -732,6 +767,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statement_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_handle_keeps_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_schema_guards, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
