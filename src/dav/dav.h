@@ -199,6 +199,11 @@ KURA_MUST_CHECK int kura_dav_parse_lockinfo(struct kura_arena *a, const char *bo
  * Error" for one it does not know. Never NULL. */
 const char *kura_dav_status_line(unsigned status);
 
+/* Appends s escaped as XML text (&, <, >, " and CR as references) or, with attr, as an
+ * attribute value (TAB and LF too, which attribute-value normalisation would turn into
+ * spaces). No validation: for bytes already known to be valid XML characters (the parser's
+ * own output, or after kura_dav_add_text's checks). */
+void kura_dav_escape(struct kura_buf *out, const char *s, size_t len, bool attr);
 /* Appends text with &, <, >, " and CR escaped. KURA_EUTF8 for invalid UTF-8, KURA_EXML for a
  * character XML 1.0 cannot carry (controls other than TAB/LF/CR, U+FFFE, U+FFFF); the buffer
  * is then unchanged. */

@@ -263,43 +263,11 @@ static void cap_text(struct kura_buf *b, const char *s, size_t len)
     kura_buf_add(b, s + start, len - start);
 }
 
-/* Attribute values: also '"', and TAB/LF/CR as references so that attribute-value
- * normalisation gives the same value back. */
+/* Attribute values: escaped as the writer escapes them (xmlout.c), TAB/LF/CR as references so
+ * that attribute-value normalisation gives the same value back. */
 static void cap_attr_value(struct kura_buf *b, struct kura_str v)
 {
-    size_t start = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        const char *rep;
-        switch (v.ptr[i]) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\t':
-            rep = "&#9;";
-            break;
-        case '\n':
-            rep = "&#10;";
-            break;
-        case '\r':
-            rep = "&#13;";
-            break;
-        default:
-            continue;
-        }
-        kura_buf_add(b, v.ptr + start, i - start);
-        kura_buf_adds(b, rep);
-        start = i + 1;
-    }
-    kura_buf_add(b, v.ptr + start, v.len - start);
+    kura_dav_escape(b, v.ptr, v.len, true);
 }
 
 static void cap_qname(struct kura_buf *b, const struct qname *q)

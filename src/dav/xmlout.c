@@ -138,7 +138,7 @@ static int check_path(const char *path, size_t len)
 
 /* Escapes text; in attribute values (attr) also TAB and LF, which attribute-value
  * normalisation would otherwise turn into spaces (XML 1.0 §3.3.3). */
-static void add_escaped_as(struct kura_buf *out, const char *s, size_t len, bool attr)
+void kura_dav_escape(struct kura_buf *out, const char *s, size_t len, bool attr)
 {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
@@ -183,12 +183,12 @@ static void add_escaped_as(struct kura_buf *out, const char *s, size_t len, bool
 
 static void add_escaped(struct kura_buf *out, const char *s, size_t len)
 {
-    add_escaped_as(out, s, len, false);
+    kura_dav_escape(out, s, len, false);
 }
 
 static void add_escaped_attr(struct kura_buf *out, const char *s, size_t len)
 {
-    add_escaped_as(out, s, len, true);
+    kura_dav_escape(out, s, len, true);
 }
 
 int kura_dav_add_text(struct kura_buf *out, const char *s, size_t len)
