@@ -55,16 +55,19 @@ static int echo(struct kura_req *r)
     return respond_json(r, json_pack("{s:I}", "bytes", (json_int_t)i->body.len));
 }
 
-/* GET /_test/sleep?ms=N: blocks a work-queue thread for N ms (at most 60 s) with the connection
- * suspended: stands in for Argon2id or a durable write when testing that blocking work does
- * not stall other requests, and for requests in flight during shutdown. */
+/* GET /_test/sleep?ms=N[&then=M]: blocks a work-queue thread for N ms (at most 60 s) with the
+ * connection suspended: stands in for Argon2id or a durable write when testing that blocking
+ * work does not stall other requests, and for requests in flight during shutdown. `then`: the
+ * resume callback defers a second job of M ms (a handler that needs two steps). */
 struct sleep_job {
-    uint64_t ms;
+    uint64_t ms, then;
+    unsigned rounds;
 };
 
 static void sleep_work(void *arg)
 {
     struct sleep_job *j = arg;
+    j->rounds++;
     struct timespec ts = {(time_t)(j->ms / 1000), (long)(j->ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
@@ -72,8 +75,13 @@ static void sleep_work(void *arg)
 
 static int sleep_done(struct kura_req *r)
 {
-    static const char body[] = "{\"slept\":true}\n";
-    return kura_req_respond(r, 200, "application/json", body, sizeof(body) - 1);
+    struct sleep_job *j = kura_req_data(r);
+    if (j->then > 0) {
+        j->ms = j->then;
+        j->then = 0;
+        return kura_req_defer(r, KURA_POOL_WORK, sleep_work, j, sleep_done);
+    }
+    return respond_json(r, json_pack("{s:b,s:i}", "slept", 1, "rounds", (int)j->rounds));
 }
 
 static int sleep_handler(struct kura_req *r)
@@ -83,9 +91,13 @@ static int sleep_handler(struct kura_req *r)
     if (!j) {
         return kura_arena_err(r->info.arena);
     }
-    if (strncmp(q, "ms=", 3) != 0 || kura_parse_u64(q + 3, strlen(q + 3), 60000, &j->ms) < 0) {
+    const char *then = strstr(q, "&then=");
+    size_t ms_len = then ? (size_t)(then - q) : strlen(q);
+    if (strncmp(q, "ms=", 3) != 0 || kura_parse_u64(q + 3, ms_len - 3, 60000, &j->ms) < 0 ||
+        (then && kura_parse_u64(then + 6, strlen(then + 6), 60000, &j->then) < 0)) {
         return KURA_EBADREQ;
     }
+    kura_req_set_data(r, j);
     return kura_req_defer(r, KURA_POOL_WORK, sleep_work, j, sleep_done);
 }
 

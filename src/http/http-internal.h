@@ -67,11 +67,12 @@ struct kura_http_server {
 enum req_state {
     REQ_NEW = 0,  /* request line seen, headers not yet checked */
     REQ_BODY,     /* collecting the body */
-    REQ_DEFERRED, /* suspended; a job runs */
-    REQ_RESUMED,  /* job finished; resume callback pending */
+    REQ_DEFERRED, /* suspended; a job runs, then its resume callback on the job's thread */
+    REQ_RESUMED,  /* the job queue was full: the 503 is built on the connection's thread */
     REQ_READY,    /* a response is built, not yet delivered */
     REQ_AUDITING, /* a response is ready; its audit record is being written */
-    REQ_AUDITED,  /* the audit record is durable (or failed): queue the response */
+    REQ_AUDITED,  /* the audit record is durable (or failed), or none is kept: queue the
+                   * response (none built: close the connection) */
     REQ_ANSWERED, /* a response is queued */
 };
 
@@ -104,7 +105,8 @@ struct kura_req {
     void *on_done_arg;
     struct resp_header *headers;
     kura_handler_fn resume;
-    void *data; /* the handler's, see kura_req_set_data */
+    bool on_worker; /* the resume callback runs on the job's thread (a nested defer queues) */
+    void *data;     /* the handler's, see kura_req_set_data */
     int64_t started_ms;
     unsigned status;            /* of the response, for the access log and the audit record */
     int error;                  /* the error code answered, if any (audit reason) */
@@ -133,6 +135,10 @@ bool http_addr_trusted(const struct sockaddr *sa, const struct kura_cidr *truste
  * (suspending the connection). `early`: decided from the headers alone, recorded without
  * waiting. Returns MHD_YES, or MHD_NO to close the connection. (respond.c) */
 enum MHD_Result http_deliver(struct kura_req *r, bool early);
+/* The same for a request whose connection is suspended and whose handler ran on a job's thread:
+ * records the ready response (if any) and resumes the connection once the record is durable, so
+ * the connection's thread is woken once per deferred request, not twice. */
+void http_deliver_suspended(struct kura_req *r);
 /* Queues the ready response now (after the audit record). */
 enum MHD_Result http_queue_ready(struct kura_req *r);
 

@@ -331,27 +331,37 @@ static int check_request(struct kura_req *r, const char *method, const char *ver
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 /* Turns a handler's result into a delivered response (early: decided from the headers). */
-static enum MHD_Result finish(struct kura_req *r, int ret, bool early)
+/* Makes sure a handler's result has a response: its own or an error body. False when none could
+ * be built (out of memory): the connection is then closed. */
+static bool settle(struct kura_req *r, int ret)
 {
-    if (ret == KURA_DISP_SUSPEND) {
-        return MHD_YES;
-    }
     if (ret >= 0 && r->state != REQ_READY) {
         /* A handler that neither answered nor failed is a bug; still answer the client. */
         kura_log(KURA_LOG_ERR, "handler_no_response", "path", r->info.path, NULL);
         ret = KURA_EINTERNAL;
     }
     if (ret < 0 && r->state != REQ_READY) {
-        ret = kura_req_respond_error(r, ret);
+        KURA_IGNORE(kura_req_respond_error(r, ret));
+    }
+    return r->state == REQ_READY;
+}
+
+static enum MHD_Result finish(struct kura_req *r, int ret, bool early)
+{
+    if (ret == KURA_DISP_SUSPEND) {
+        return MHD_YES;
     }
     /* MHD_NO closes the connection: the only answer left when no response could be built. */
-    return r->state == REQ_READY ? http_deliver(r, early) : MHD_NO;
+    return settle(r, ret) ? http_deliver(r, early) : MHD_NO;
 }
 
 /* The audit record is written (or failed): send the held response, or refuse. */
 static enum MHD_Result on_audited(struct kura_req *r)
 {
     int result = atomic_load(&r->audit_result);
+    if (!r->ready) {
+        return MHD_NO; /* settle() could build no response */
+    }
     if (result == 0 || (r->route && (r->route->flags & KURA_ROUTE_DESPITE_AUDIT))) {
         return http_queue_ready(r);
     }
@@ -490,7 +500,7 @@ enum MHD_Result http_access_cb(void *cls, struct MHD_Connection *c, const char *
         }
         return dispatch(r);
     case REQ_RESUMED:
-        r->state = REQ_BODY;
+        r->state = REQ_BODY; /* the queue was full: answer_busy */
         return finish(r, r->resume(r), false);
     case REQ_AUDITED:
         return on_audited(r);
@@ -551,14 +561,25 @@ struct deferred {
     void *arg;
 };
 
+/* The job, then its resume callback, here on the job's thread while the connection stays
+ * suspended (nothing else touches the request meanwhile); then the audit record, whose writer
+ * resumes the connection. */
 static void run_deferred(void *p)
 {
     struct deferred *d = p;
+    struct kura_req *r = d->r;
     d->work(d->arg);
-    d->r->state = REQ_RESUMED;
-    /* MHD_resume_connection takes the daemon's lock: the state write happens before the
+    r->state = REQ_BODY;
+    r->on_worker = true;
+    int ret = r->resume(r);
+    r->on_worker = false;
+    if (ret == KURA_DISP_SUSPEND) {
+        return; /* the callback queued another job, which carries on from here */
+    }
+    KURA_IGNORE(settle(r, ret)); /* no response built: the connection's thread closes */
+    /* MHD_resume_connection takes the daemon's lock: the writes above happen before the
      * connection's thread sees the resumption. */
-    MHD_resume_connection(d->r->conn);
+    http_deliver_suspended(r);
 }
 
 static int answer_busy(struct kura_req *r)
@@ -577,6 +598,14 @@ int kura_req_defer(struct kura_req *r, enum kura_work_pool pool, kura_job_fn wor
     *d = (struct deferred){r, work, arg};
     r->resume = resume;
     r->state = REQ_DEFERRED;
+    if (r->on_worker) {
+        /* From a resume callback: the connection is still suspended. */
+        if (kura_workq_submit(r->srv->pools[pool], run_deferred, d) < 0) {
+            r->state = REQ_BODY;
+            return KURA_EBUSY;
+        }
+        return KURA_DISP_SUSPEND;
+    }
     MHD_suspend_connection(r->conn);
     if (kura_workq_submit(r->srv->pools[pool], run_deferred, d) < 0) {
         /* Queue full: resume at once and answer 503 from the resume path. */

@@ -171,12 +171,14 @@ static void audit_done(void *arg, int result, uint64_t index)
     MHD_resume_connection(r->conn); /* takes MHD's lock: the writes above are visible */
 }
 
-enum MHD_Result http_deliver(struct kura_req *r, bool early)
+static bool needs_record(const struct kura_req *r)
 {
-    struct kura_audit *audit = r->srv->audit;
-    if (!audit || (r->route && (r->route->flags & KURA_ROUTE_NO_AUDIT))) {
-        return http_queue_ready(r);
-    }
+    return r->srv->audit && !(r->route && (r->route->flags & KURA_ROUTE_NO_AUDIT));
+}
+
+/* Writes the request's audit record: `done` runs once it is durable (NULL: do not wait). */
+static int emit_record(struct kura_req *r, kura_audit_done_fn done)
+{
     json_t *detail = json_pack("{s:s,s:i}", "method", r->info.method, "status", (int)r->status);
     if (detail && r->audit_detail) {
         (void)json_object_update(detail, r->audit_detail);
@@ -203,21 +205,40 @@ enum MHD_Result http_deliver(struct kura_req *r, bool early)
                                   : NULL,
         .detail = detail,
     };
+    int rc = kura_audit_emit(r->srv->audit, &ev, done, done ? r : NULL);
+    json_decref(detail);
+    return rc;
+}
+
+enum MHD_Result http_deliver(struct kura_req *r, bool early)
+{
+    if (!needs_record(r)) {
+        return http_queue_ready(r);
+    }
     if (early) {
-        KURA_IGNORE(kura_audit_emit(audit, &ev, NULL, NULL));
-        json_decref(detail);
+        KURA_IGNORE(emit_record(r, NULL));
         return http_queue_ready(r);
     }
     r->state = REQ_AUDITING;
     MHD_suspend_connection(r->conn);
-    int rc = kura_audit_emit(audit, &ev, audit_done, r);
-    json_decref(detail);
+    int rc = emit_record(r, audit_done);
     if (rc < 0) {
-        atomic_store(&r->audit_result, rc);
-        r->state = REQ_AUDITED;
-        MHD_resume_connection(r->conn);
+        audit_done(r, rc, 0);
     }
     return MHD_YES;
+}
+
+void http_deliver_suspended(struct kura_req *r)
+{
+    if (r->state != REQ_READY || !needs_record(r)) {
+        audit_done(r, 0, 0); /* nothing to record: the connection's thread queues or closes */
+        return;
+    }
+    r->state = REQ_AUDITING;
+    int rc = emit_record(r, audit_done);
+    if (rc < 0) {
+        audit_done(r, rc, 0);
+    }
 }
 
 int kura_req_set_identity(struct kura_req *r, const struct kura_req_identity *id)

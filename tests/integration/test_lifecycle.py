@@ -63,7 +63,7 @@ def test_sigterm_drains_requests_in_flight(server):
     exited = time.monotonic()
     for resp, done in sleepers.results():
         assert resp.status == 200, resp
-        assert resp.json() == {"slept": True}
+        assert resp.json() == {"slept": True, "rounds": 1}
         assert signalled < done <= exited + 0.5
     assert code == 0, server.log()
     assert "event=stop_abandoned_requests" not in server.log()
@@ -139,6 +139,30 @@ def test_work_queue_full_answers_503(instance):
     # the queue has room again
     ok = send_raw(server.port, request_bytes(server.port, "GET", "/_test/sleep?ms=10"))
     assert ok.status == 200, ok
+
+
+def test_a_resumed_handler_can_defer_again(server):
+    # the resume callback runs on the job's thread and queues a second job from there
+    resp = send_raw(server.port, request_bytes(server.port, "GET", "/_test/sleep?ms=5&then=5"))
+    assert resp.status == 200, resp
+    assert resp.json() == {"slept": True, "rounds": 2}, resp
+    assert send_raw(server.port, request_bytes(server.port)).status == 200
+
+
+def test_second_job_refused_when_the_queue_is_full(instance):
+    instance.init()
+    instance.set("http", "work_threads", "1")
+    instance.set("http", "work_queue", "1")
+    server = instance.serve()
+    first = Sleepers(server, 1, "2000&then=10")  # its second step finds the queue full
+    wait_in_flight(server, 1)
+    second = Sleepers(server, 1, 10)  # waits in the queue of one behind the first
+    wait_in_flight(server, 2)
+    (resp, _), = first.results()
+    assert_error(resp, 503, "unavailable")
+    assert resp.header("retry-after") is not None, resp
+    (resp, _), = second.results()
+    assert resp.status == 200 and resp.json()["rounds"] == 1, resp
 
 
 def test_clock_shift_reaches_the_sweeper(instance):
