@@ -110,6 +110,13 @@ KURA_DEFINE_FREEP(struct kura_alert_rules, kura_alert_rules_free)
 KURA_MUST_CHECK int kura_alert_rules_feed(struct kura_alert_rules *rules, json_t *record,
                                           uint64_t index, int64_t time_ms, kura_alert_hit_fn fn,
                                           void *ctx);
+/* The same over a record read by kura_audit_read: detail(detail_ctx) gives the record's detail
+ * (or NULL), and is called only for the records whose rules look into it. */
+typedef json_t *(*kura_alert_detail_fn)(void *detail_ctx);
+KURA_MUST_CHECK int kura_alert_rules_feed_fields(struct kura_alert_rules *rules,
+                                                 const struct kura_audit_fields *f,
+                                                 kura_alert_detail_fn detail, void *detail_ctx,
+                                                 kura_alert_hit_fn fn, void *ctx);
 /* Keys being tracked (tests, kura status). */
 size_t kura_alert_rules_tracked(const struct kura_alert_rules *rules);
 

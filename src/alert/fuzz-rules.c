@@ -18,7 +18,10 @@
  *    without an action never hit;
  *  - the rules are a pure function of the records (alert.h): a second instance, with its own
  *    random hash key, gives the same hits in the same order with the same details, as long as
- *    neither had to evict a key.
+ *    neither had to evict a key;
+ *  - a line that is a whole audit record (kura_audit_read accepts it) is fed to the second
+ *    instance as the alerter feeds it, by its fields with the detail built on demand
+ *    (kura_alert_rules_feed_fields): the hits are the same as from the JSON document.
  */
 #include "alert/alert.h"
 
@@ -93,6 +96,7 @@ static void seen_clear(struct seen *s)
 
 struct state {
     struct kura_alert_rules *a, *b;
+    struct kura_audit_reading *rd;
     bool evicting; /* a table was full at some point: the twins may differ from then on */
     uint64_t index;
     int64_t time;
@@ -110,7 +114,14 @@ static int64_t time_of(const struct state *st, json_t *rec, int64_t step)
     return st->time + step;
 }
 
-static void feed(struct state *st, json_t *rec, int64_t time)
+static json_t *read_detail(void *ctx)
+{
+    return kura_audit_read_detail(ctx);
+}
+
+/* fields (with its reading): the record as kura_audit_read gave it, for the twin. */
+static void feed(struct state *st, json_t *rec, int64_t time, struct kura_audit_fields *fields,
+                 struct kura_audit_reading *rd)
 {
     st->time = time;
     st->evicting = st->evicting || kura_alert_rules_tracked(st->a) >= KURA_ALERT_KEYS_MAX ||
@@ -122,7 +133,12 @@ static void feed(struct state *st, json_t *rec, int64_t time)
     check(kura_alert_rules_feed(st->a, rec, st->index, time, on_hit, &sa) == 0);
     check(kura_alert_rules_tracked(st->a) <= KURA_ALERT_KEYS_MAX);
     if (!st->evicting) {
-        check(kura_alert_rules_feed(st->b, rec, st->index, time, on_hit, &sb) == 0);
+        if (fields) {
+            fields->index = st->index;
+            check(kura_alert_rules_feed_fields(st->b, fields, read_detail, rd, on_hit, &sb) == 0);
+        } else {
+            check(kura_alert_rules_feed(st->b, rec, st->index, time, on_hit, &sb) == 0);
+        }
         check(kura_alert_rules_tracked(st->b) <= KURA_ALERT_KEYS_MAX);
     }
     const char *action = json_string_value(json_object_get(rec, "action"));
@@ -186,7 +202,9 @@ static void line(struct state *st, const char *p, size_t len)
         json_decref(rec);
         return;
     }
-    feed(st, rec, time_of(st, rec, 1000));
+    struct kura_audit_fields f;
+    bool whole = kura_audit_read(st->rd, kura_str_make(p, len), &f) == 0;
+    feed(st, rec, time_of(st, rec, 1000), whole ? &f : NULL, st->rd);
     if (repeat == 1) {
         json_decref(rec);
         return;
@@ -201,7 +219,7 @@ static void line(struct state *st, const char *p, size_t len)
         for (size_t k = 0; k < 3; k++) {
             suffix(rec, keys[k], orig[k], (size_t)i);
         }
-        feed(st, rec, time_of(st, rec, (int64_t)step));
+        feed(st, rec, time_of(st, rec, (int64_t)step), NULL, NULL);
     }
     for (size_t k = 0; k < 3; k++) {
         json_decref(orig[k]);
@@ -222,7 +240,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kura_buf_release(&err);
     }
     struct state st = {.time = T_START};
-    check(kura_alert_rules_new(conf, &st.a) == 0 && kura_alert_rules_new(conf, &st.b) == 0);
+    check(kura_alert_rules_new(conf, &st.a) == 0 && kura_alert_rules_new(conf, &st.b) == 0 &&
+          kura_audit_reading_new(&st.rd) == 0);
     struct kura_str rest = kura_str_make((const char *)data, size), l;
     while (rest.len > 0 && budget_left(&st)) {
         (void)kura_str_split(&rest, '\n', &l);
@@ -230,5 +249,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     st.a = kura_alert_rules_free(st.a);
     st.b = kura_alert_rules_free(st.b);
+    st.rd = kura_audit_reading_free(st.rd);
     return 0;
 }

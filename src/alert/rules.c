@@ -238,14 +238,31 @@ static double estimate(uint64_t prev, uint64_t cur, int64_t start, int64_t t, in
 /* ---- records ------------------------------------------------------------------------------ */
 
 struct rec {
-    json_t *doc;
     const char *action, *actor, *result, *reason, *source_ip, *object;
     uint64_t bytes;
     bool elevated;
-    json_t *detail;
     uint64_t index;
     int64_t time;
+    /* The detail, built only for the records whose rules read it. */
+    kura_alert_detail_fn detail_fn;
+    void *detail_ctx;
+    struct kura_str detail_text;
 };
+
+/* detail[key], or NULL; the record's detail is built only if its text may hold key. */
+static json_t *detail_get(const struct rec *r, const char *key)
+{
+    if (r->detail_text.ptr) {
+        char quoted[32];
+        int n = snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+        if (n > 0 && (size_t)n < sizeof(quoted) &&
+            !memmem(r->detail_text.ptr, r->detail_text.len, quoted, (size_t)n)) {
+            return NULL; /* keys in a record are written without escapes (audit/scan.c) */
+        }
+    }
+    json_t *detail = r->detail_fn ? r->detail_fn(r->detail_ctx) : NULL;
+    return json_is_object(detail) ? json_object_get(detail, key) : NULL;
+}
 
 static const char *str_field(json_t *doc, const char *key)
 {
@@ -409,15 +426,12 @@ static int event_rules(const struct emit *e, const struct rec *r)
                                                       "dataset.acl", "audit.key"};
     int ret = 0;
     if (is(r->action, "config.change")) {
-        json_t *first = json_object_get(r->detail, "first");
-        if (!json_is_true(first)) {
-            ret = hit(e, r, R_CONFIG, "",
-                      json_pack("{s:O?}", "changed", json_object_get(r->detail, "changed")));
+        if (!json_is_true(detail_get(r, "first"))) {
+            ret = hit(e, r, R_CONFIG, "", json_pack("{s:O?}", "changed", detail_get(r, "changed")));
         }
-    } else if (is(r->action, "server.start") &&
-               json_is_true(json_object_get(r->detail, "unclean_stop"))) {
-        ret = hit(e, r, R_UNCLEAN, "",
-                  json_pack("{s:O?}", "cut_bytes", json_object_get(r->detail, "cut_bytes")));
+    } else if (is(r->action, "server.start") && json_is_true(detail_get(r, "unclean_stop"))) {
+        ret =
+            hit(e, r, R_UNCLEAN, "", json_pack("{s:O?}", "cut_bytes", detail_get(r, "cut_bytes")));
     } else if (is(r->action, "cli.audit.verify") && !is(r->result, "ok")) {
         ret = hit(e, r, R_VERIFY, "", NULL);
     } else if (is(r->action, "cli.user.set-roles")) {
@@ -440,8 +454,7 @@ static int event_rules(const struct emit *e, const struct rec *r)
     bool enabling = is(r->action, "account.break_glass_enable") ||
                     is(r->action, "cli.user.break-glass") ||
                     is(r->action, "auth.break_glass_unseal");
-    if (ret == 0 &&
-        (enabling || is(json_string_value(json_object_get(r->detail, "break_glass")), "true"))) {
+    if (ret == 0 && (enabling || is(json_string_value(detail_get(r, "break_glass")), "true"))) {
         ret = hit(e, r, R_BREAKGLASS, enabling ? or_empty(r->object) : or_empty(r->actor), NULL);
     }
     return ret;
@@ -499,13 +512,52 @@ static int request_rules(struct kura_alert_rules *rules, const struct emit *e, c
     return ret;
 }
 
+static int feed(struct kura_alert_rules *rules, struct rec *r, kura_alert_hit_fn fn, void *ctx)
+{
+    if (!r->action || starts(r->action, "alert.")) {
+        return 0;
+    }
+    if (r->time >= rules->next_sweep) {
+        sweep(rules, r->time);
+        rules->next_sweep = r->time + SWEEP_EVERY_MS;
+    }
+    struct emit e = {fn, ctx};
+    int ret = event_rules(&e, r);
+    return ret == 0 ? request_rules(rules, &e, r) : ret;
+}
+
+int kura_alert_rules_feed_fields(struct kura_alert_rules *rules, const struct kura_audit_fields *f,
+                                 kura_alert_detail_fn detail, void *detail_ctx,
+                                 kura_alert_hit_fn fn, void *ctx)
+{
+    struct rec r = {
+        .action = f->action,
+        .actor = f->actor,
+        .result = f->result,
+        .reason = f->reason,
+        .source_ip = f->source_ip,
+        .object = f->object,
+        .bytes = f->bytes,
+        .elevated = f->elevated,
+        .index = f->index,
+        .time = f->time_ms < 0 ? 0 : f->time_ms,
+        .detail_fn = detail,
+        .detail_ctx = detail_ctx,
+        .detail_text = f->detail_text,
+    };
+    return feed(rules, &r, fn, ctx);
+}
+
+static json_t *doc_detail(void *ctx)
+{
+    return json_object_get(ctx, "detail");
+}
+
 int kura_alert_rules_feed(struct kura_alert_rules *rules, json_t *record, uint64_t index,
                           int64_t time_ms, kura_alert_hit_fn fn, void *ctx)
 {
     json_t *bytes = json_object_get(record, "bytes");
-    json_t *detail = json_object_get(record, "detail");
     struct rec r = {
-        .doc = record,
         .action = str_field(record, "action"),
         .actor = str_field(record, "actor"),
         .result = str_field(record, "result"),
@@ -516,20 +568,12 @@ int kura_alert_rules_feed(struct kura_alert_rules *rules, json_t *record, uint64
                      ? (uint64_t)json_integer_value(bytes)
                      : 0,
         .elevated = json_is_true(json_object_get(record, "elevated")),
-        .detail = json_is_object(detail) ? detail : NULL,
         .index = index,
         .time = time_ms < 0 ? 0 : time_ms,
+        .detail_fn = doc_detail,
+        .detail_ctx = record,
     };
-    if (!r.action || starts(r.action, "alert.")) {
-        return 0;
-    }
-    if (r.time >= rules->next_sweep) {
-        sweep(rules, r.time);
-        rules->next_sweep = r.time + SWEEP_EVERY_MS;
-    }
-    struct emit e = {fn, ctx};
-    int ret = event_rules(&e, &r);
-    return ret == 0 ? request_rules(rules, &e, &r) : ret;
+    return feed(rules, &r, fn, ctx);
 }
 
 static int add_network(struct kura_str entry, void *ctx)

@@ -406,6 +406,71 @@ static void test_hostile_records(void **state)
     stop();
 }
 
+static int detail_calls;
+
+static json_t *counted_detail(void *ctx)
+{
+    detail_calls++;
+    return ctx;
+}
+
+/* Records read by kura_audit_read: the same rules, and the detail is built only for a record
+ * whose text may hold a key a rule reads. */
+static void test_fields_build_the_detail_only_when_read(void **state)
+{
+    (void)state;
+    start("[alerts]\ntransfer_files = 2\n");
+    json_t *plain = json_pack("{s:s,s:i}", "method", "GET", "status", 200);
+    const char *plain_text = "{\"method\":\"GET\",\"status\":200}";
+    struct kura_audit_fields f = {
+        .time_ms = T0,
+        .actor = "user:rin",
+        .source_ip = "192.0.2.7",
+        .action = "dav.get",
+        .object = "/home/a",
+        .result = "ok",
+        .bytes = 4096,
+        .detail_text = kura_str_make(plain_text, strlen(plain_text)),
+    };
+    detail_calls = 0;
+    for (int i = 0; i < 2; i++) {
+        f.index = (uint64_t)i;
+        assert_int_equal(
+            kura_alert_rules_feed_fields(rules, &f, counted_detail, plain, on_hit, NULL), 0);
+    }
+    assert_int_equal(detail_calls, 0);
+    assert_int_equal(hits.n, 1); /* the second file read reaches transfer_files = 2 */
+    assert_string_equal(hits.rule[0], "mass_transfer");
+    /* A record of an emergency session: its text names the key, so the detail is read. */
+    json_t *glass = json_pack("{s:s}", "break_glass", "true");
+    const char *glass_text = "{\"break_glass\":\"true\"}";
+    f.action = "dav.propfind";
+    f.detail_text = kura_str_make(glass_text, strlen(glass_text));
+    assert_int_equal(kura_alert_rules_feed_fields(rules, &f, counted_detail, glass, on_hit, NULL),
+                     0);
+    assert_int_equal(detail_calls, 1);
+    assert_int_equal(hits.n, 2);
+    assert_string_equal(hits.rule[1], "break_glass");
+    /* No text (the record needed jansson): the detail is always read. */
+    f.detail_text = kura_str_make(NULL, 0);
+    assert_int_equal(kura_alert_rules_feed_fields(rules, &f, counted_detail, glass, on_hit, NULL),
+                     0);
+    assert_int_equal(detail_calls, 2);
+    assert_int_equal(hits.n, 3);
+    /* The key named only as a value: read, and no hit. */
+    const char *value_text = "{\"note\":\"break_glass\"}";
+    json_t *value = json_pack("{s:s}", "note", "break_glass");
+    f.detail_text = kura_str_make(value_text, strlen(value_text));
+    assert_int_equal(kura_alert_rules_feed_fields(rules, &f, counted_detail, value, on_hit, NULL),
+                     0);
+    assert_int_equal(detail_calls, 3);
+    assert_int_equal(hits.n, 3);
+    json_decref(plain);
+    json_decref(glass);
+    json_decref(value);
+    stop();
+}
+
 static void test_mail_text_of_hostile_keys_is_a_valid_mail(void **state)
 {
     (void)state;
@@ -462,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_unusual_network),
         cmocka_unit_test(test_changes_privilege_and_own_records),
         cmocka_unit_test(test_hostile_records),
+        cmocka_unit_test(test_fields_build_the_detail_only_when_read),
         cmocka_unit_test(test_mail_text_of_hostile_keys_is_a_valid_mail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

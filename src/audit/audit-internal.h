@@ -108,7 +108,7 @@ int audit_record_compose(uint64_t index, int64_t time_ms, const kura_hash prev,
 /* What the verifier and the search index need from a record. The strings are NUL-terminated, NULL
  * for JSON null; they live in `strings` (audit_record_scan) or in `doc` (the full parse).
  * audit_record_release frees what a record holds. */
-#define AUDIT_RECORD_STRINGS (5 * (KURA_AUDIT_FIELD_MAX + 4) + KURA_AUDIT_OBJECT_MAX + 4)
+#define AUDIT_RECORD_STRINGS (6 * (KURA_AUDIT_FIELD_MAX + 4) + KURA_AUDIT_OBJECT_MAX + 4)
 struct audit_record {
     json_t *doc;    /* the whole record, when it needed jansson; else NULL */
     json_t *detail; /* borrowed from doc, or parsed from detail_text by audit_record_detail */
@@ -119,7 +119,7 @@ struct audit_record {
     bool elevated;
     uint64_t bytes;
     const char *result; /* "ok", "denied" or "error" */
-    const char *actor, *source_ip, *request_id, *action, *object;
+    const char *actor, *source_ip, *request_id, *action, *object, *reason;
     struct kura_str detail_text; /* the detail's JSON inside the record text (scan only) */
     char strings[AUDIT_RECORD_STRINGS];
 };

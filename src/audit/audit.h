@@ -164,6 +164,33 @@ KURA_MUST_CHECK int kura_audit_iter_next(struct kura_audit_iter *it, struct kura
 /* Accepts NULL; returns NULL. */
 struct kura_audit_iter *kura_audit_iter_free(struct kura_audit_iter *it);
 
+/* A record's fields, read the way verify and the search index read them (the writer's exact
+ * layout without building a document; jansson only for what that cannot judge). Strings are
+ * NUL-terminated, NULL for JSON null, valid until the next kura_audit_read on the same reading. */
+struct kura_audit_fields {
+    uint64_t index;
+    int64_t time_ms;
+    const char *actor, *source_ip, *request_id, *action, *object, *reason;
+    const char *result; /* "ok", "denied" or "error" */
+    uint64_t bytes;
+    bool elevated;
+    /* The detail's JSON text as written, when the fast reading saw it ({NULL, 0} otherwise):
+     * a key that is not in it is surely not in the detail. */
+    struct kura_str detail_text;
+};
+struct kura_audit_reading;
+
+KURA_MUST_CHECK int kura_audit_reading_new(struct kura_audit_reading **ret);
+/* Accepts NULL; returns NULL. */
+struct kura_audit_reading *kura_audit_reading_free(struct kura_audit_reading *rd);
+/* Reads one record (kept by reference: it must outlive the fields and the detail).
+ * KURA_ECORRUPT for anything that is not a record of docs/audit-format.md. */
+KURA_MUST_CHECK int kura_audit_read(struct kura_audit_reading *rd, struct kura_str record,
+                                    struct kura_audit_fields *ret);
+/* The last record's detail object (borrowed until the next read), or NULL for null; built on the
+ * first call. */
+json_t *kura_audit_read_detail(struct kura_audit_reading *rd);
+
 /* Parses a record time, "2026-11-22T00:00:00.000Z" exactly, into ms since the epoch. */
 KURA_MUST_CHECK int kura_audit_time_parse(const char *s, int64_t *ret_ms);
 

@@ -282,11 +282,11 @@ static void check_round_trip(const struct kura_audit_event *ev, uint64_t index, 
         free(d);
     }
     audit_record_release(&r);
-    /* The writer's records are read by the scan, unless a string verify or the index gets back
-     * needs an escape or there is a detail (whose form depends on the event). */
+    /* The writer's records are read by the scan, unless a string that verify, the index or the
+     * alerter gets back needs an escape, or there is a detail (whose form depends on the event). */
     bool plain = !ev->detail;
-    const char *read_back[] = {copy.actor, copy.source_ip, copy.request_id, copy.action,
-                               copy.object};
+    const char *read_back[] = {copy.actor,  copy.source_ip, copy.request_id,
+                               copy.action, copy.object,    copy.reason};
     for (size_t k = 0; k < KURA_ARRAY_SIZE(read_back); k++) {
         for (const char *c = read_back[k]; c && *c; c++) {
             plain = plain && *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20 && *c != 0x7f;
@@ -319,10 +319,10 @@ static void check_scan(const char *rec, size_t len)
               memcmp(fast.prev, full.prev, KURA_AUDIT_HASH_BYTES) == 0 &&
               fast.elevated == full.elevated && fast.bytes == full.bytes &&
               strcmp(fast.result, full.result) == 0);
-        check(same_string(fast.actor, full.actor) && same_string(fast.action, full.action) &&
-              same_string(fast.object, full.object) &&
-              same_string(fast.source_ip, full.source_ip) &&
-              same_string(fast.request_id, full.request_id));
+        check(
+            same_string(fast.actor, full.actor) && same_string(fast.action, full.action) &&
+            same_string(fast.object, full.object) && same_string(fast.source_ip, full.source_ip) &&
+            same_string(fast.request_id, full.request_id) && same_string(fast.reason, full.reason));
         json_t *d = audit_record_detail(&fast);
         check(d ? json_equal(d, full.detail) : full.detail == NULL);
         audit_record_release(&fast);

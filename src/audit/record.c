@@ -292,6 +292,7 @@ int audit_record_parse_full(const char *rec, size_t len, struct audit_record *re
     ret->request_id = string_of(doc, "request_id");
     ret->action = json_string_value(action);
     ret->object = string_of(doc, "object");
+    ret->reason = string_of(doc, "reason");
     ret->detail = json_is_object(detail) ? detail : NULL;
     ret->detail_parsed = true;
     return 0;
@@ -334,4 +335,72 @@ void audit_record_release(struct audit_record *r)
 int kura_audit_time_parse(const char *s, int64_t *ret_ms)
 {
     return audit_time_parse(s, ret_ms);
+}
+
+/* ---- kura_audit_read: the same reading for the other areas ------------------------------------
+ */
+
+struct kura_audit_reading {
+    struct audit_record rec;
+    bool holds; /* rec holds a parsed record (to release) */
+    struct kura_buf why;
+};
+
+int kura_audit_reading_new(struct kura_audit_reading **ret)
+{
+    struct kura_audit_reading *rd = kura_calloc(1, sizeof(*rd));
+    if (!rd) {
+        return -ENOMEM;
+    }
+    kura_buf_init(&rd->why, 0);
+    *ret = rd;
+    return 0;
+}
+
+struct kura_audit_reading *kura_audit_reading_free(struct kura_audit_reading *rd)
+{
+    if (rd) {
+        if (rd->holds) {
+            audit_record_release(&rd->rec);
+        }
+        kura_buf_release(&rd->why);
+        kura_free(rd);
+    }
+    return NULL;
+}
+
+int kura_audit_read(struct kura_audit_reading *rd, struct kura_str record,
+                    struct kura_audit_fields *ret)
+{
+    if (rd->holds) {
+        audit_record_release(&rd->rec);
+        rd->holds = false;
+    }
+    kura_buf_reset(&rd->why);
+    int r = audit_record_parse(record.ptr, record.len, &rd->rec, &rd->why);
+    if (r < 0) {
+        return KURA_ECORRUPT;
+    }
+    rd->holds = true;
+    const struct audit_record *a = &rd->rec;
+    *ret = (struct kura_audit_fields){
+        .index = a->index,
+        .time_ms = a->time_ms,
+        .actor = a->actor,
+        .source_ip = a->source_ip,
+        .request_id = a->request_id,
+        .action = a->action,
+        .object = a->object,
+        .reason = a->reason,
+        .result = a->result,
+        .bytes = a->bytes,
+        .elevated = a->elevated,
+        .detail_text = a->doc ? kura_str_make(NULL, 0) : a->detail_text,
+    };
+    return 0;
+}
+
+json_t *kura_audit_read_detail(struct kura_audit_reading *rd)
+{
+    return rd->holds ? audit_record_detail(&rd->rec) : NULL;
 }

@@ -354,7 +354,7 @@ int audit_record_scan(const char *rec, size_t len, struct audit_record *r)
          FIELD(&s, ",\"action\":", r, &used, &r->action) && r->action &&
          FIELD(&s, ",\"object\":", r, &used, &r->object) && LIT(&s, ",\"bytes\":") &&
          uint_value(&s, &r->bytes) && LIT(&s, ",\"result\":") && result(&s, &r->result) &&
-         FIELD(&s, ",\"reason\":", r, &used, NULL) && LIT(&s, ",\"detail\":");
+         FIELD(&s, ",\"reason\":", r, &used, &r->reason) && LIT(&s, ",\"detail\":");
     if (!ok) {
         return KURA_ESYNTAX;
     }
