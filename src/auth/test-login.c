@@ -353,6 +353,28 @@ static void test_basic_takes_only_app_passwords(void **state)
     assert_int_equal(kura_auth_basic(&f->s, "alice", tok, strlen(tok), NULL, T0, &b), KURA_EUNAUTH);
 }
 
+/* App passwords never start with '-' or '_' (one in 32 would, drawn plainly): 300 of them
+ * would show one with probability 1 - (62/64)^300 > 0.9999. */
+static void test_app_password_first_character(void **state)
+{
+    struct fixture *f = *state;
+    struct kura_login_result r;
+    struct kura_auth_identity id;
+    assert_int_equal(login(f, "alice", f->otp, NULL, NULL, T0, &r), 0);
+    assert_int_equal(kura_auth_session_check(&f->s, r.token, strlen(r.token), T0, &id), 0);
+    for (int i = 0; i < 300; i++) {
+        char tok[KURA_APP_TOKEN_MAX + 1];
+        uint64_t pid = 0;
+        assert_int_equal(kura_auth_app_password_create(&f->s, &id, "t", false, 0, T0, tok, &pid),
+                         0);
+        assert_int_equal(strlen(tok), 32);
+        if (tok[0] == '-' || tok[0] == '_') {
+            fail_msg("app password %d starts with '%c'", i, tok[0]);
+        }
+        assert_int_equal(kura_auth_app_password_revoke(&f->s, &id, pid, T0), 0);
+    }
+}
+
 /* Refusals of a disabled account leave no failure count behind (re-enabling it must work). */
 static void test_disabled_account_counts_nothing(void **state)
 {
@@ -514,6 +536,7 @@ int main(void)
         T(test_totp_and_recovery),
         T(test_timeouts_and_logout),
         T(test_basic_takes_only_app_passwords),
+        T(test_app_password_first_character),
         T(test_old_hash_upgraded_after_success),
         T(test_validity_period),
         T(test_disabled_account_counts_nothing),
