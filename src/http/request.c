@@ -330,7 +330,6 @@ static int check_request(struct kura_req *r, const char *method, const char *ver
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-/* Turns a handler's result into a delivered response (early: decided from the headers). */
 /* Makes sure a handler's result has a response: its own or an error body. False when none could
  * be built (out of memory): the connection is then closed. */
 static bool settle(struct kura_req *r, int ret)
@@ -346,6 +345,7 @@ static bool settle(struct kura_req *r, int ret)
     return r->state == REQ_READY;
 }
 
+/* Turns a handler's result into a delivered response (early: decided from the headers). */
 static enum MHD_Result finish(struct kura_req *r, int ret, bool early)
 {
     if (ret == KURA_DISP_SUSPEND) {
@@ -572,10 +572,12 @@ static void run_deferred(void *p)
     r->state = REQ_BODY;
     r->on_worker = true;
     int ret = r->resume(r);
-    r->on_worker = false;
     if (ret == KURA_DISP_SUSPEND) {
-        return; /* the callback queued another job, which carries on from here */
+        /* The callback queued another job, which may already be running it: r is that job's
+         * now, not to be touched here. */
+        return;
     }
+    r->on_worker = false;
     KURA_IGNORE(settle(r, ret)); /* no response built: the connection's thread closes */
     /* MHD_resume_connection takes the daemon's lock: the writes above happen before the
      * connection's thread sees the resumption. */
