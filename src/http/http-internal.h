@@ -57,6 +57,8 @@ struct kura_http_server {
     /* lifecycle */
     _Atomic bool stopping;
     _Atomic unsigned in_flight;
+    _Atomic unsigned
+        awaiting_record; /* connections suspended until their audit record is durable */
     _Atomic unsigned connections;
     pthread_mutex_t conns_lock;
     struct conn_state *conns;

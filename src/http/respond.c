@@ -165,10 +165,19 @@ static enum kura_audit_result result_of(unsigned status)
 static void audit_done(void *arg, int result, uint64_t index)
 {
     struct kura_req *r = arg;
+    struct kura_http_server *s = r->srv; /* r may be gone once the connection is resumed */
     (void)index;
     atomic_store(&r->audit_result, result);
     r->state = REQ_AUDITED;
     MHD_resume_connection(r->conn); /* takes MHD's lock: the writes above are visible */
+    atomic_fetch_sub(&s->awaiting_record, 1);
+}
+
+/* Suspended until audit_done: kura_http_stop waits for these (MHD must not stop while a
+ * connection is suspended). */
+static void await_record(struct kura_req *r)
+{
+    atomic_fetch_add(&r->srv->awaiting_record, 1);
 }
 
 static bool needs_record(const struct kura_req *r)
@@ -220,6 +229,7 @@ enum MHD_Result http_deliver(struct kura_req *r, bool early)
         return http_queue_ready(r);
     }
     r->state = REQ_AUDITING;
+    await_record(r);
     MHD_suspend_connection(r->conn);
     int rc = emit_record(r, audit_done);
     if (rc < 0) {
@@ -230,6 +240,7 @@ enum MHD_Result http_deliver(struct kura_req *r, bool early)
 
 void http_deliver_suspended(struct kura_req *r)
 {
+    await_record(r);
     if (r->state != REQ_READY || !needs_record(r)) {
         audit_done(r, 0, 0); /* nothing to record: the connection's thread queues or closes */
         return;

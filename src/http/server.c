@@ -10,6 +10,8 @@
  */
 #include "http-internal.h"
 
+#include <time.h>
+
 #include <string.h>
 #include <unistd.h>
 
@@ -245,6 +247,13 @@ struct kura_http_server *kura_http_stop(struct kura_http_server *s)
      * suspended, and each job resumes its connection when done. */
     for (unsigned i = 0; i < KURA_POOL_COUNT; i++) {
         s->pools[i] = kura_workq_free(s->pools[i]);
+    }
+    /* The jobs' last requests may still wait for their audit records (the writer is closed
+     * after HTTP, so each one ends, durable or failed); MHD aborts if stopped with a connection
+     * suspended. Polled: this runs once, at shutdown, and the writer commits within ms. */
+    for (int i = 0; i < 30000 && atomic_load(&s->awaiting_record) > 0; i++) {
+        struct timespec ms = {0, 1000000};
+        (void)nanosleep(&ms, NULL);
     }
     MHD_stop_daemon(s->daemon);
     return server_free(s);
