@@ -203,6 +203,7 @@ struct kura_audit {
     uint64_t wakes;        /* kura_audit_wake calls: every waiter returns (under lock) */
 #ifdef KURA_TEST_HOOKS
     _Atomic bool inject_failure;
+    _Atomic unsigned inject_delay_ms;
 #endif
 };
 

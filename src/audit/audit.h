@@ -136,6 +136,9 @@ bool kura_audit_failing(struct kura_audit *a);
 #ifdef KURA_TEST_HOOKS
 /* Makes every write fail with -ENOSPC until called with false (tests of fail-closed). */
 void kura_audit_inject_failure(struct kura_audit *a, bool on);
+/* Holds every commit for ms milliseconds before writing it (0: off): requests then wait for
+ * their records long enough for a test to act while they do (e.g. stop the server). */
+void kura_audit_inject_delay(struct kura_audit *a, unsigned ms);
 #endif
 
 /* Waits until the log holds more than `seen` records, the log closes, or timeout_ms passes.

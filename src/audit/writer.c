@@ -547,6 +547,19 @@ void kura_audit_inject_failure(struct kura_audit *a, bool on)
 {
     atomic_store(&a->inject_failure, on);
 }
+
+void kura_audit_inject_delay(struct kura_audit *a, unsigned ms)
+{
+    atomic_store(&a->inject_delay_ms, ms);
+}
+
+static void injected_delay(struct kura_audit *a)
+{
+    unsigned ms = atomic_load(&a->inject_delay_ms);
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
 #endif
 
 /* ---- the writer thread ------------------------------------------------------------------------
@@ -570,6 +583,9 @@ static void *writer_main(void *arg)
         bool stop = a->stopping;
         pthread_mutex_unlock(&a->lock);
         if (batch) {
+#ifdef KURA_TEST_HOOKS
+            injected_delay(a);
+#endif
             commit(a, batch);
         }
         maybe_heartbeat(a);

@@ -305,22 +305,28 @@ static int debug_audit_fail(int argc, char **argv)
     return r;
 }
 
-/* kura debug clock-shift --data DIR MS: moves the running server's clock (test builds only). */
+/* kura debug clock-shift --data DIR [-]MS: moves the running server's clock; kura debug
+ * audit-delay --data DIR MS: holds each audit commit MS ms (test builds only). */
 int cli_debug(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "audit-fail") == 0) {
         return debug_audit_fail(argc, argv);
     }
+    bool shift = argc >= 2 && strcmp(argv[1], "clock-shift") == 0;
+    bool delay = argc >= 2 && strcmp(argv[1], "audit-delay") == 0;
     uint64_t ms;
-    bool neg = argc == 5 && argv[4][0] == '-';
+    bool neg = shift && argc == 5 && argv[4][0] == '-';
     const char *digits = argc == 5 ? argv[4] + neg : "";
-    if (argc != 5 || strcmp(argv[1], "clock-shift") != 0 || strcmp(argv[2], "--data") != 0 ||
-        kura_parse_u64(digits, strlen(digits), INT64_MAX, &ms) < 0) {
-        (void)fputs("usage: kura debug clock-shift --data DIR [-]MILLISECONDS\n", stderr);
+    if (argc != 5 || !(shift || delay) || strcmp(argv[2], "--data") != 0 ||
+        kura_parse_u64(digits, strlen(digits), shift ? INT64_MAX : 60000, &ms) < 0) {
+        (void)fputs("usage: kura debug clock-shift --data DIR [-]MILLISECONDS\n"
+                    "       kura debug audit-delay --data DIR MILLISECONDS\n"
+                    "       kura debug audit-fail --data DIR on|off\n",
+                    stderr);
         return CLI_EXIT_USAGE;
     }
-    json_t *req =
-        json_pack("{s:s,s:I}", "cmd", "clock.shift", "ms", neg ? -(json_int_t)ms : (json_int_t)ms);
+    json_t *req = json_pack("{s:s,s:I}", "cmd", shift ? "clock.shift" : "audit.delay", "ms",
+                            neg ? -(json_int_t)ms : (json_int_t)ms);
     int r = req ? call_server("debug", argv[3], req) : CLI_EXIT_FAIL;
     json_decref(req);
     return r;

@@ -354,6 +354,16 @@ static int ctl_handler(void *ctx, uid_t peer_uid, const char *cmd, json_t *req, 
         *ret_reply = json_object();
         return *ret_reply ? 0 : -ENOMEM;
     }
+    if (strcmp(cmd, "audit.delay") == 0) {
+        /* Tests of stopping while requests wait for their records: commits held ms each. */
+        json_t *ms = json_object_get(req, "ms");
+        if (!json_is_integer(ms) || json_integer_value(ms) < 0 || json_integer_value(ms) > 60000) {
+            return KURA_ESYNTAX;
+        }
+        kura_audit_inject_delay(s->audit, (unsigned)json_integer_value(ms));
+        *ret_reply = json_object();
+        return *ret_reply ? 0 : -ENOMEM;
+    }
     if (strcmp(cmd, "clock.shift") == 0) {
         json_t *ms = json_object_get(req, "ms");
         if (!json_is_integer(ms)) {

@@ -248,9 +248,11 @@ struct kura_http_server *kura_http_stop(struct kura_http_server *s)
     for (unsigned i = 0; i < KURA_POOL_COUNT; i++) {
         s->pools[i] = kura_workq_free(s->pools[i]);
     }
-    /* The jobs' last requests may still wait for their audit records (the writer is closed
-     * after HTTP, so each one ends, durable or failed); MHD aborts if stopped with a connection
-     * suspended. Polled: this runs once, at shutdown, and the writer commits within ms. */
+    /* MHD aborts if stopped with a connection suspended, and a request waits suspended for its
+     * audit record. The drain (serve.c) normally leaves none: it waits until no request is in
+     * flight, and requests after it are refused early, without waiting for their records.
+     * This wait is for any that slipped through; the writer is closed after HTTP, so each
+     * record ends, durable or failed. Polled: this runs once, at shutdown. */
     for (int i = 0; i < 30000 && atomic_load(&s->awaiting_record) > 0; i++) {
         struct timespec ms = {0, 1000000};
         (void)nanosleep(&ms, NULL);

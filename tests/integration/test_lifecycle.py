@@ -7,9 +7,12 @@ fixed sleep; /_test/sleep?ms=N stands in for blocking work (Argon2id, fsync).
 import json
 import signal
 import time
+
+import pytest
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import run_kura
+from test_audit import records
 from helpers import (RawConn, assert_error, connect_refused, request_bytes, send_raw, status,
                      wait_until)
 
@@ -99,6 +102,31 @@ def test_shutdown_timeout_bounds_the_drain(instance):
     assert code == 0, server.log()
     assert "event=stop_abandoned_requests count=1" in server.log()
     assert took <= 3.0, f"shutdown_timeout = 1: exit only after {took:.2f}s"
+
+
+@pytest.mark.parametrize("timeout", ["30", "0"])
+def test_stop_while_requests_wait_for_their_audit_records(instance, timeout):
+    """Each audit commit is held 1.5 s, so the requests wait for their records when SIGTERM
+    comes. With a drain (shutdown_timeout = 30) every request is answered; with none (0) they
+    are abandoned, each client gets its answer or a closed connection. Either way every
+    request's record is written before the process exits 0."""
+    instance.init()
+    instance.set("http", "shutdown_timeout", timeout)
+    server = instance.serve()
+    run_kura("debug", "audit-delay", "--data", str(instance.data), "1500", check=True)
+    sleepers = Sleepers(server, 6, 1)
+    wait_in_flight(server, 6)
+    server.proc.send_signal(signal.SIGTERM)
+    code = server.proc.wait(timeout=60)
+    answers = [resp.status for resp, _ in sleepers.results()]
+    assert code == 0, server.log()
+    if timeout == "0":
+        assert "event=stop_abandoned_requests count=6" in server.log()
+        assert set(answers) <= {200, None}, answers
+    else:
+        assert "stop_abandoned_requests" not in server.log()
+        assert answers == [200] * 6, answers
+    assert sum(1 for r in records(instance.data) if r["action"] == "test.sleep") == 6
 
 
 def test_blocking_work_does_not_stall_others(instance):
