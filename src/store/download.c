@@ -25,7 +25,7 @@ struct kura_download {
      * into the pipe's buffers ahead of the connection thread, which copies them out (out, olen,
      * opos: the buffer it is reading). */
     struct store_pipe *pipe;
-    uint8_t *own_plain; /* plain as allocated, while the worker points plain at pipe buffers */
+    uint8_t *own_plain; /* plain's own buffer, while the worker points plain at pipe buffers */
     const uint8_t *out;
     size_t olen, opos;
 };
@@ -49,12 +49,8 @@ void kura_store_get_close(struct kura_download *d)
     store_pipe_free(d->pipe); /* first: its worker uses what follows */
     kura_c4gh_reader_free(d->cr);
     kura_blob_reader_close(d->br);
-    if (d->own_plain) {
-        sodium_memzero(d->own_plain, d->pcap);
-    }
-    kura_free(d->own_plain);
-    kura_free(d->cipher);
-    kura_free(d);
+    sodium_memzero(d->own_plain, d->pcap);
+    kura_free(d); /* the buffers were allocated with it */
 }
 
 static int open_version(struct kura_download *d, const struct kura_version *v, uint64_t offset,
@@ -98,18 +94,22 @@ int kura_store_get_open(struct kura_store *s, const struct kura_actor *a,
     if (r == 0 && (offset > v.size || len > v.size - offset || (len == 0 && v.size > 0))) {
         r = KURA_ERANGENS;
     }
-    struct kura_download *d = r == 0 ? kura_malloc(sizeof(*d)) : NULL;
+    /* A small file needs small buffers: nothing larger is allocated, zeroed and freed. One
+     * allocation for the state and both buffers: each malloc of 1 KiB or more makes glibc
+     * consolidate its fast bins first (perf: ~1% of a 4 KiB GET's CPU with three). */
+    size_t pcap =
+        r == 0 && v.size < KURA_C4GH_SEGMENT_BYTES ? (size_t)v.size + 1 : KURA_C4GH_SEGMENT_BYTES;
+    struct kura_download *d =
+        r == 0 ? kura_malloc(sizeof(*d) + 2 * pcap + KURA_C4GH_SEGMENT_OVERHEAD) : NULL;
     if (r == 0 && !d) {
         r = -ENOMEM;
     }
     if (r == 0) {
-        *d = (struct kura_download){.s = s, .version = v.id};
+        *d = (struct kura_download){.s = s, .version = v.id, .pcap = pcap};
         memcpy(d->blob, v.blob, sizeof(d->blob));
-        /* A small file needs small buffers: nothing larger is allocated, zeroed and freed. */
-        d->pcap = v.size < KURA_C4GH_SEGMENT_BYTES ? (size_t)v.size + 1 : KURA_C4GH_SEGMENT_BYTES;
-        d->plain = d->own_plain = kura_malloc(d->pcap);
-        d->cipher = kura_malloc(d->pcap + KURA_C4GH_SEGMENT_OVERHEAD);
-        r = d->plain && d->cipher ? open_version(d, &v, offset, len) : -ENOMEM;
+        d->plain = d->own_plain = (uint8_t *)(d + 1);
+        d->cipher = d->own_plain + pcap;
+        r = open_version(d, &v, offset, len);
     }
     if (r == 0 && d->cipher_left > PIPE_AFTER_BYTES) {
         r = store_pipe_start(KURA_C4GH_SEGMENT_BYTES, download_worker, d, &d->pipe);
