@@ -254,9 +254,8 @@ int dav_lookup(struct dav_job *j)
 
 /* ---- the job ---------------------------------------------------------------------------- */
 
-static void work(void *arg)
+static void work_method(struct dav_job *j)
 {
-    struct dav_job *j = arg;
     j->rc = dav_authenticate(j, changes(j->method));
     if (j->rc < 0) {
         return;
@@ -299,6 +298,20 @@ static void work(void *arg)
     case DAV_PUT:
         j->rc = KURA_EINTERNAL; /* dav_put_begin */
         break;
+    }
+}
+
+static void work(void *arg)
+{
+    struct dav_job *j = arg;
+    /* The methods that only read share one metadata snapshot (a write would end it). */
+    bool reads = j->method == DAV_GET || j->method == DAV_HEAD || j->method == DAV_PROPFIND;
+    if (reads) {
+        kura_store_snapshot(j->api->store, true);
+    }
+    work_method(j);
+    if (reads) {
+        kura_store_snapshot(j->api->store, false);
     }
 }
 

@@ -58,7 +58,7 @@
 /* ---- limits ------------------------------------------------------------------------------- */
 
 #define KURA_META_SCHEMA_LATEST 9u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 7u   /* struct kura_meta_ops layout */
+#define KURA_META_OPS_VERSION 8u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -511,6 +511,7 @@ struct kura_meta_ops {
     int (*lock_remove)(struct kura_meta *m, const char *token);
     int (*lock_prune)(struct kura_meta *m, int64_t now, uint64_t *ret_pruned);
     int (*checkpoint)(struct kura_meta *m);
+    void (*snapshot)(struct kura_meta *m, bool on); /* optional (NULL: no-op) */
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -558,6 +559,13 @@ KURA_MUST_CHECK int kura_meta_migrate(struct kura_meta *m);
 KURA_MUST_CHECK int kura_meta_txn_begin(struct kura_meta *m);
 KURA_MUST_CHECK int kura_meta_txn_commit(struct kura_meta *m);
 void kura_meta_txn_rollback(struct kura_meta *m);
+
+/* A read snapshot for the calling thread: from on until off, its reads outside transactions may
+ * all see the database as of one moment (and cost one read lock), like a read transaction. The
+ * thread's first write or transaction, on any handle, ends it, so it always reads what it wrote.
+ * Calls between on and off must not wait for another thread's use of the same handle. A hint: a
+ * backend may ignore it (no-op), and reads stay correct either way. */
+void kura_meta_snapshot(struct kura_meta *m, bool on);
 
 /* Installation properties: small text values under text keys (install_id, created_at, ...).
  * get: *ret_value is a NUL-terminated copy, free it with kura_free; KURA_ENOTFOUND if unset.

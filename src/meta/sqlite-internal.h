@@ -8,6 +8,30 @@
 
 struct sqlite_meta; /* the handle, private to sqlite.c */
 
+/* sqlite.c's own statements, prepared once per connection; their SQL is in sqlite-sql.c. */
+enum stmt_id {
+    ST_BEGIN_IMMEDIATE,
+    ST_BEGIN_DEFERRED,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_HAS_VERSION_TABLE,
+    ST_MAX_VERSION,
+    ST_COUNT_OBJECTS,
+    ST_INSERT_VERSION,
+    ST_INSTALL_GET,
+    ST_INSTALL_SET,
+    ST_ACCOUNT_INSERT,
+    ST_ROLE_INSERT,
+    ST_ACCOUNT_SELECT,
+    ST_ROLES_SELECT,
+    ST_ACCOUNT_COUNT,
+    ST__COUNT,
+};
+extern const char *const meta_sqlite_stmt_sql[ST__COUNT];
+
 /* Takes the handle's (recursive) lock; release with meta_sqlite_unlockp. */
 struct sqlite_meta *meta_sqlite_lock(struct kura_meta *m);
 void meta_sqlite_unlockp(struct sqlite_meta **hp);

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -691,6 +692,118 @@ static void test_second_handle_keeps_locks(void **state)
     m = kura_meta_close(m);
 }
 
+/* A read snapshot (kura_meta_snapshot) keeps one read transaction on a reader: another
+ * connection's write stays unseen until off; the thread's own write or transaction ends it
+ * (it reads what it wrote), on any handle; on and off twice are harmless; a TRUNCATE checkpoint on
+ * another thread waits for the snapshot to end instead of failing or deadlocking. */
+static bool has_account(struct kura_meta *m, const char *id)
+{
+    struct kura_account a = {0};
+    int r = kura_meta_account_get(m, id, &a);
+    kura_account_release(&a);
+    assert_true(r == 0 || r == KURA_ENOTFOUND);
+    return r == 0;
+}
+
+/* Another connection's write, from another thread (this thread's own writes end its snapshot,
+ * on any handle). */
+struct creating {
+    struct kura_meta *m;
+    const char *id;
+    int result;
+};
+
+static void *create_thread(void *arg)
+{
+    struct creating *c = arg;
+    struct kura_account a = {.id = c->id};
+    c->result = kura_meta_account_create(c->m, &a);
+    return NULL;
+}
+
+static void create_elsewhere(struct kura_meta *m, const char *id)
+{
+    struct creating c = {m, id, 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, create_thread, &c), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(c.result, 0);
+}
+
+struct checkpointing {
+    struct kura_meta *m;
+    _Atomic bool started;
+    int result;
+};
+
+static void *checkpoint_thread(void *arg)
+{
+    struct checkpointing *c = arg;
+    atomic_store(&c->started, true);
+    c->result = kura_meta_checkpoint(c->m);
+    return NULL;
+}
+
+static void test_snapshot(void **state)
+{
+    (void)state;
+    uint64_t space, file;
+    struct kura_meta *m = store_with_file(&space, &file);
+    m = kura_meta_close(m);
+    assert_int_equal(kura_meta_open("sqlite", db_path, KURA_META_READERS, &m), 0);
+    struct kura_meta *other = NULL;
+    assert_int_equal(kura_meta_open("sqlite", db_path, 0, &other), 0);
+
+    kura_meta_snapshot(m, true);
+    kura_meta_snapshot(m, true);
+    assert_true(has_account(m, "a"));
+    create_elsewhere(other, "b");
+    assert_false(has_account(m, "b")); /* the snapshot's moment */
+    struct kura_node n;
+    assert_int_equal(kura_meta_node_lookup(m, space, "f", &n), 0);
+    kura_meta_snapshot(m, false);
+    kura_meta_snapshot(m, false);
+    assert_true(has_account(m, "b"));
+
+    /* The thread's own write ends it: what it wrote and what others wrote before are seen. */
+    kura_meta_snapshot(m, true);
+    assert_true(has_account(m, "b"));
+    struct kura_account d = {.id = "d"};
+    create_elsewhere(other, "c");
+    assert_false(has_account(m, "c"));
+    assert_int_equal(kura_meta_account_create(m, &d), 0);
+    assert_true(has_account(m, "d"));
+    assert_true(has_account(m, "c"));
+    kura_meta_snapshot(m, false);
+
+    /* So does a transaction; reads inside it see its writes. */
+    kura_meta_snapshot(m, true);
+    assert_true(has_account(m, "a"));
+    assert_int_equal(kura_meta_txn_begin(m), 0);
+    struct kura_account e = {.id = "e"};
+    assert_int_equal(kura_meta_account_create(m, &e), 0);
+    assert_true(has_account(m, "e"));
+    kura_meta_txn_rollback(m);
+    assert_false(has_account(m, "e"));
+    kura_meta_snapshot(m, false);
+
+    /* A checkpoint waits for the snapshot (it needs every reader idle), then succeeds. */
+    kura_meta_snapshot(m, true);
+    assert_true(has_account(m, "a"));
+    struct checkpointing cp = {.m = m, .result = 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, checkpoint_thread, &cp), 0);
+    while (!atomic_load(&cp.started)) {
+        sched_yield();
+    }
+    assert_true(has_account(m, "d")); /* still readable meanwhile */
+    kura_meta_snapshot(m, false);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(cp.result, 0);
+    other = kura_meta_close(other);
+    m = kura_meta_close(m);
+}
+
 /* The store schema's own guards, for writers that bypass meta. */
 static void test_store_schema_guards(void **state)
 {
@@ -768,6 +881,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_statement_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_handle_keeps_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_schema_guards, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
