@@ -935,8 +935,10 @@ static int sq_account_get(struct kura_meta *m, const char *id, struct kura_accou
 {
     _cleanup_(unlockp) struct sqlite_meta *h = meta_sqlite_read_lock(m);
     _cleanup_(kura_account_release) struct kura_account a = {0};
-    /* A read transaction: the account row and its roles from one snapshot. */
-    int r = txn_begin_locked(h, false);
+    /* A read transaction: the account row and its roles from one snapshot (which a reader
+     * kept by this thread's snapshot already is). */
+    bool own = h != pinned;
+    int r = own ? txn_begin_locked(h, false) : 0;
     if (r < 0) {
         return r;
     }
@@ -944,7 +946,7 @@ static int sq_account_get(struct kura_meta *m, const char *id, struct kura_accou
     if (r >= 0) {
         r = read_roles_locked(h, id, &a.roles);
     }
-    r = txn_end_locked(h, r);
+    r = own ? txn_end_locked(h, r) : r;
     if (r < 0) {
         return r;
     }
