@@ -95,8 +95,9 @@ struct kura_req {
     size_t raw_target_len;  /* strlen of it: shorter than the target on the wire after a NUL */
     bool discarding;        /* the body outgrew its limit; the rest is read and dropped */
     uint64_t discarded;
-    bool counted; /* included in srv->in_flight */
-    bool close;   /* answer with Connection: close */
+    bool counted;  /* included in srv->in_flight */
+    bool close;    /* answer with Connection: close */
+    int corked_fd; /* the socket corked for a small response (cork_small), else -1 */
     const struct kura_route *route;
     uint64_t max_body;
     struct kura_buf body;
@@ -127,6 +128,8 @@ enum MHD_Result http_access_cb(void *cls, struct MHD_Connection *c, const char *
                                size_t *upload_data_size, void **con_cls);
 void http_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
+/* Ends the corking of a small response (respond.c), once MHD has written all of it. */
+void http_uncork(struct kura_req *r);
 
 /* Checks of the header block (request.c, using headers.c). */
 bool http_is_token(const char *s, size_t len);

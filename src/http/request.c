@@ -38,6 +38,7 @@ void *http_uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
     r->info.method = "-";
     r->srv = s;
     r->conn = c;
+    r->corked_fd = -1;
     r->started_ms = kura_clock_mono_ms();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -524,6 +525,7 @@ void http_completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) {
         return;
     }
+    http_uncork(r); /* the response has been written: out it goes, as one segment */
     if (r->counted) {
         atomic_fetch_sub(&s->in_flight, 1);
     }

@@ -3,7 +3,10 @@
 #include "http-internal.h"
 
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 int kura_req_add_header(struct kura_req *r, const char *name, const char *value)
 {
@@ -139,8 +142,34 @@ static int ready(struct kura_req *r, struct MHD_Response *resp, unsigned status,
     return 0;
 }
 
+/* MHD 0.9.75 writes a TLS response's header and body as two records in two sends; over TCP
+ * with no delay they leave as two segments, and the client pays a wake-up and a read for
+ * each. Corked, a small response leaves as one segment; http_completed_cb uncorks it. */
+static void cork_small(struct kura_req *r)
+{
+    if (r->resp_bytes == 0 || r->resp_bytes > 60 * 1024) {
+        return; /* header alone, or large enough to fill segments by itself */
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int on = 1;
+    if (ci && setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0) {
+        r->corked_fd = ci->connect_fd;
+    }
+}
+
+void http_uncork(struct kura_req *r)
+{
+    if (r->corked_fd >= 0) {
+        int off = 0;
+        (void)setsockopt(r->corked_fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+        r->corked_fd = -1;
+    }
+}
+
 enum MHD_Result http_queue_ready(struct kura_req *r)
 {
+    cork_small(r);
     enum MHD_Result q = MHD_queue_response(r->conn, r->status, r->ready);
     MHD_destroy_response(r->ready);
     r->ready = NULL;

@@ -2,6 +2,7 @@
 kura_req_respond_stream): what WebDAV uploads and downloads stand on. The test routes
 /_test/sink and /_test/stream exist only in -Dtest_hooks=true builds."""
 import os
+import time
 
 import requests
 
@@ -90,3 +91,20 @@ def test_a_streamed_response_that_fails_is_cut_short_not_completed(server):
         pass
     assert got <= MiB
     assert server.get("/healthz").status_code == 200  # the server itself goes on
+
+
+def test_small_responses_are_not_held_by_the_cork(server):
+    """A small response is corked so that its header and body leave as one TCP segment, and
+    uncorked once written (src/http/respond.c cork_small). Were it left corked, the kernel would
+    hold each response for its 200 ms cork ceiling: on one keep-alive connection, streamed 4 KiB
+    responses and HEADs come back far sooner."""
+    s = server.session()
+    timings = []
+    for i in range(20):
+        for method in ("GET", "HEAD"):
+            t = time.monotonic()
+            r = s.request(method, server.url + "/_test/stream?size=4096", timeout=30)
+            timings.append(time.monotonic() - t)
+            assert r.status_code == 200 and len(r.content) == (4096 if method == "GET" else 0)
+    timings.sort()
+    assert timings[len(timings) // 2] < 0.1, f"median {timings[len(timings) // 2]:.3f}s"
