@@ -265,11 +265,9 @@ void kura_meta_txn_rollback(struct kura_meta *m)
     m->ops->txn_rollback(m);
 }
 
-void kura_meta_snapshot(struct kura_meta *m, bool on)
+bool kura_meta_snapshot(struct kura_meta *m, bool on)
 {
-    if (m->ops->snapshot) {
-        m->ops->snapshot(m, on);
-    }
+    return m->ops->snapshot ? m->ops->snapshot(m, on) : false;
 }
 
 int kura_meta_install_get(struct kura_meta *m, const char *key, char **ret_value)

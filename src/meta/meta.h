@@ -511,7 +511,7 @@ struct kura_meta_ops {
     int (*lock_remove)(struct kura_meta *m, const char *token);
     int (*lock_prune)(struct kura_meta *m, int64_t now, uint64_t *ret_pruned);
     int (*checkpoint)(struct kura_meta *m);
-    void (*snapshot)(struct kura_meta *m, bool on); /* optional (NULL: no-op) */
+    bool (*snapshot)(struct kura_meta *m, bool on); /* optional (NULL: never kept) */
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -564,8 +564,10 @@ void kura_meta_txn_rollback(struct kura_meta *m);
  * all see the database as of one moment (and cost one read lock), like a read transaction. The
  * thread's first write or transaction, on any handle, ends it, so it always reads what it wrote.
  * Calls between on and off must not wait for another thread's use of the same handle. A hint: a
- * backend may ignore it (no-op), and reads stay correct either way. */
-void kura_meta_snapshot(struct kura_meta *m, bool on);
+ * backend may ignore it, and reads stay correct either way. Returns true when the thread now keeps
+ * a snapshot whose reads never wait for another thread (sqlite: a reader was free at once), false
+ * when it keeps none (off always returns false). */
+bool kura_meta_snapshot(struct kura_meta *m, bool on);
 
 /* Installation properties: small text values under text keys (install_id, created_at, ...).
  * get: *ret_value is a NUL-terminated copy, free it with kura_free; KURA_ENOTFOUND if unset.

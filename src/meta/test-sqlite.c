@@ -754,15 +754,16 @@ static void test_snapshot(void **state)
     struct kura_meta *other = NULL;
     assert_int_equal(kura_meta_open("sqlite", db_path, 0, &other), 0);
 
-    kura_meta_snapshot(m, true);
-    kura_meta_snapshot(m, true);
+    assert_true(kura_meta_snapshot(m, true));
+    assert_true(kura_meta_snapshot(m, true));      /* still the one */
+    assert_false(kura_meta_snapshot(other, true)); /* no readers: none kept */
     assert_true(has_account(m, "a"));
     create_elsewhere(other, "b");
     assert_false(has_account(m, "b")); /* the snapshot's moment */
     struct kura_node n;
     assert_int_equal(kura_meta_node_lookup(m, space, "f", &n), 0);
-    kura_meta_snapshot(m, false);
-    kura_meta_snapshot(m, false);
+    assert_false(kura_meta_snapshot(m, false));
+    assert_false(kura_meta_snapshot(m, false));
     assert_true(has_account(m, "b"));
 
     /* The thread's own write ends it: what it wrote and what others wrote before are seen. */

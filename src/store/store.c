@@ -39,9 +39,9 @@ struct kura_store *kura_store_free(struct kura_store *s)
     return NULL;
 }
 
-void kura_store_snapshot(struct kura_store *s, bool on)
+bool kura_store_snapshot(struct kura_store *s, bool on)
 {
-    kura_meta_snapshot(s->meta, on);
+    return kura_meta_snapshot(s->meta, on);
 }
 
 size_t kura_store_sweep(struct kura_store *s)

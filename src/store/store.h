@@ -159,8 +159,9 @@ KURA_MUST_CHECK int kura_store_new(const struct kura_store_opts *o, struct kura_
 struct kura_store *kura_store_free(struct kura_store *s);
 
 /* A read snapshot for the calling thread's metadata lookups (kura_meta_snapshot): for a request
- * that only reads, on before its first lookup and off after its last. */
-void kura_store_snapshot(struct kura_store *s, bool on);
+ * that only reads, on before its first lookup and off after its last. True when one is kept
+ * whose reads never wait for another thread. */
+bool kura_store_snapshot(struct kura_store *s, bool on);
 
 /* Downloads keep the data key of an opened header for up to a minute (keycache.c); this wipes
  * the expired ones. The server calls it every few seconds. Returns how many keys stay cached. */
