@@ -451,6 +451,43 @@ static void test_transactions(void **state)
     assert_int_equal(n, 3);
 }
 
+/* A read snapshot (kura_meta_snapshot) is a hint: whatever a backend makes of it, reads inside
+ * it are right, the thread's own writes and transactions are seen at once, and off always
+ * leaves none kept. (test-sqlite.c checks that SQLite's is one moment.) */
+static void test_snapshot(void **state)
+{
+    struct ctx *c = *state;
+    _cleanup_(kura_meta_closep) struct kura_meta *m =
+        open_db(c, KURA_META_CREATE | KURA_META_READERS);
+    assert_int_equal(kura_meta_migrate(m), 0);
+    struct kura_account a = {.id = "before"};
+    assert_int_equal(kura_meta_account_create(m, &a), 0);
+    for (int round = 0; round < 2; round++) {
+        bool kept = kura_meta_snapshot(m, true);
+        assert_true(kura_meta_snapshot(m, true) == kept); /* on again: the same */
+        assert_true(exists(m, "before"));
+        assert_false(exists(m, "never"));
+        char id[16];
+        (void)snprintf(id, sizeof(id), "written-%d", round);
+        struct kura_account w = {.id = id};
+        if (round == 0) {
+            assert_int_equal(kura_meta_account_create(m, &w), 0);
+        } else {
+            assert_int_equal(kura_meta_txn_begin(m), 0);
+            assert_int_equal(kura_meta_account_create(m, &w), 0);
+            assert_true(exists(m, id));
+            assert_int_equal(kura_meta_txn_commit(m), 0);
+        }
+        assert_true(exists(m, id));
+        assert_false(kura_meta_snapshot(m, false));
+        assert_false(kura_meta_snapshot(m, false)); /* off again: harmless */
+        assert_true(exists(m, id));
+    }
+    uint64_t n = 0;
+    assert_int_equal(kura_meta_account_count(m, &n), 0);
+    assert_int_equal(n, 3);
+}
+
 static void test_persistence(void **state)
 {
     struct ctx *c = *state;
@@ -736,6 +773,7 @@ int meta_contract_run(const struct meta_contract_fixture *f)
         cmocka_unit_test_setup_teardown(test_account_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_index, setup, teardown),
