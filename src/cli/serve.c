@@ -48,6 +48,8 @@ struct server {
     int spool_dirfd;
     struct kura_mailer *mailer;
     int64_t next_maintenance;
+    int64_t next_checkpoint; /* of pruned versions' headers (checkpoint_pruned) */
+    bool checkpoint_failing; /* its last try failed: logged once, until one succeeds */
     struct kura_http_server *http;
     struct kura_ctl_server *ctl;
     char *cert_pem;
@@ -388,6 +390,25 @@ static int wait_for_signal(const sigset_t *set, int64_t timeout_ms)
     return sig < 0 ? 0 : sig;
 }
 
+/* The headers of versions dropped beyond versions_keep leave the write-ahead log within about
+ * a second; after a failed checkpoint (readers busy) the next try is 5 s later. */
+static void checkpoint_pruned(struct server *s)
+{
+    int64_t now = kura_clock_mono_ms();
+    if (!s->store || now < s->next_checkpoint) {
+        return;
+    }
+    int r = kura_store_checkpoint_pruned(s->store);
+    s->next_checkpoint = now + (r < 0 ? 5000 : 1000);
+    if (r < 0 && !s->checkpoint_failing) {
+        kura_log_err(r, "pruned_headers_checkpoint_failed", "msg",
+                     "tried again every 5 s while another process uses the database", NULL);
+    } else if (r == 0 && s->checkpoint_failing) {
+        kura_log(KURA_LOG_INFO, "pruned_headers_checkpointed", NULL);
+    }
+    s->checkpoint_failing = r < 0;
+}
+
 static void run_until_signal(struct server *s, const sigset_t *set)
 {
     for (;;) {
@@ -403,6 +424,7 @@ static void run_until_signal(struct server *s, const sigset_t *set)
         }
         kura_http_sweep(s->http);
         (void)kura_store_sweep(s->store);
+        checkpoint_pruned(s);
         struct cli_maint m = maint_of(s);
         cli_followers_watch(&s->followers, &m);
         if (kura_clock_mono_ms() >= s->next_maintenance) {

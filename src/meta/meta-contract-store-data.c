@@ -420,10 +420,14 @@ static void test_checkpoint(void **state)
     uint64_t f = store_mk(c->m, c->space, "f", false);
     (void)store_add_version(c->m, f, 1, "k");
     assert_int_equal(kura_meta_checkpoint(c->m), 0);
+    assert_int_equal(kura_meta_checkpoint_try(c->m), 0);
     assert_int_equal(kura_meta_txn_begin(c->m), 0);
     assert_int_equal(kura_meta_checkpoint(c->m), -EINVAL);
+    assert_int_equal(kura_meta_checkpoint_try(c->m), -EINVAL);
     kura_meta_txn_rollback(c->m);
     assert_int_equal(kura_meta_checkpoint(c->m), 0);
+    (void)store_add_version(c->m, f, 2, "k");
+    assert_int_equal(kura_meta_checkpoint_try(c->m), 0);
 }
 
 /* A failure inside a caller's transaction leaves nothing behind when it is rolled back; a

@@ -58,7 +58,7 @@
 /* ---- limits ------------------------------------------------------------------------------- */
 
 #define KURA_META_SCHEMA_LATEST 9u /* schema version this binary writes */
-#define KURA_META_OPS_VERSION 8u   /* struct kura_meta_ops layout */
+#define KURA_META_OPS_VERSION 9u   /* struct kura_meta_ops layout */
 
 #define KURA_META_ID_MAX 255u     /* bytes in an account ID (auth's rules are stricter) */
 #define KURA_META_TEXT_MAX 1024u  /* bytes in display_name, email, affiliation, phone */
@@ -512,6 +512,7 @@ struct kura_meta_ops {
     int (*lock_prune)(struct kura_meta *m, int64_t now, uint64_t *ret_pruned);
     int (*checkpoint)(struct kura_meta *m);
     bool (*snapshot)(struct kura_meta *m, bool on); /* optional (NULL: never kept) */
+    int (*checkpoint_try)(struct kura_meta *m);
 };
 
 /* Opens a metadata store. backend: "sqlite" (target = database file path). flags: KURA_META_*;
@@ -915,3 +916,7 @@ KURA_MUST_CHECK int kura_meta_lock_prune(struct kura_meta *m, int64_t now, uint6
  * wal_checkpoint(TRUNCATE)), so that destroyed headers survive in no file; KURA_EBUSY when a
  * reader prevents it (retry), -EINVAL inside a transaction. */
 KURA_MUST_CHECK int kura_meta_checkpoint(struct kura_meta *m);
+/* The same without waiting for another process's reader or writer (KURA_EBUSY at once): for a
+ * checkpoint made on the side, which must not stall this process's requests while, say, a long
+ * `kura fsck` reads. This process's own reads and writes are still waited for (they are short). */
+KURA_MUST_CHECK int kura_meta_checkpoint_try(struct kura_meta *m);

@@ -8,6 +8,8 @@
 
 struct sqlite_meta; /* the handle, private to sqlite.c */
 
+#define META_SQLITE_BUSY_TIMEOUT_MS 5000 /* every connection's busy timeout */
+
 /* sqlite.c's own statements, prepared once per connection; their SQL is in sqlite-sql.c. */
 enum stmt_id {
     ST_BEGIN_IMMEDIATE,
@@ -216,3 +218,4 @@ int meta_sqlite_lock_refresh(struct kura_meta *m, const char *token, int64_t exp
 int meta_sqlite_lock_remove(struct kura_meta *m, const char *token);
 int meta_sqlite_lock_prune(struct kura_meta *m, int64_t now, uint64_t *ret_pruned);
 int meta_sqlite_checkpoint(struct kura_meta *m);
+int meta_sqlite_checkpoint_try(struct kura_meta *m);

@@ -672,7 +672,7 @@ int meta_sqlite_node_remove(struct kura_meta *m, uint64_t id)
 
 /* ---- checkpoint --------------------------------------------------------------------------- */
 
-int meta_sqlite_checkpoint(struct kura_meta *m)
+static int checkpoint(struct kura_meta *m, bool wait)
 {
     META_SQLITE_LOCKED(m, h);
     sqlite3 *db = meta_sqlite_db(h);
@@ -681,11 +681,27 @@ int meta_sqlite_checkpoint(struct kura_meta *m)
     }
     /* Our reader connections wait meanwhile: none may hold a snapshot that keeps the log. */
     meta_sqlite_readers_hold(m, true);
+    if (!wait) {
+        (void)sqlite3_busy_timeout(db, 0);
+    }
     /* The C form of PRAGMA wal_checkpoint(TRUNCATE): copies every frame into the database file
      * and truncates the -wal file to zero bytes, waiting (busy timeout) for readers and
      * writers; SQLITE_BUSY (-> KURA_EBUSY) when they did not let go in time. */
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (!wait) {
+        (void)sqlite3_busy_timeout(db, META_SQLITE_BUSY_TIMEOUT_MS);
+    }
     meta_sqlite_readers_hold(m, false);
     return rc == SQLITE_OK ? 0 : meta_sqlite_err(h, rc);
+}
+
+int meta_sqlite_checkpoint(struct kura_meta *m)
+{
+    return checkpoint(m, true);
+}
+
+int meta_sqlite_checkpoint_try(struct kura_meta *m)
+{
+    return checkpoint(m, false);
 }

@@ -44,7 +44,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 5000
 #define READERS 3 /* with the main connection, one per work thread by default */
 
 struct sqlite_meta {
@@ -384,7 +383,7 @@ static int configure(struct sqlite_meta *h)
         rc = sqlite3_db_config(h->db, off_flags[i], 0, (int *)NULL);
     }
     if (rc == SQLITE_OK) {
-        rc = sqlite3_busy_timeout(h->db, BUSY_TIMEOUT_MS);
+        rc = sqlite3_busy_timeout(h->db, META_SQLITE_BUSY_TIMEOUT_MS);
     }
     if (rc != SQLITE_OK) {
         return db_err(h, rc);
@@ -1105,7 +1104,6 @@ const struct kura_meta_ops kura_meta_sqlite_ops = {
     .schema_version = sq_schema_version,
     .migrate = sq_migrate,
     .txn_begin = sq_txn_begin,
-    .snapshot = sq_snapshot,
     .txn_commit = sq_txn_commit,
     .txn_rollback = sq_txn_rollback,
     .install_get = sq_install_get,
@@ -1191,4 +1189,6 @@ const struct kura_meta_ops kura_meta_sqlite_ops = {
     .lock_remove = meta_sqlite_lock_remove,
     .lock_prune = meta_sqlite_lock_prune,
     .checkpoint = meta_sqlite_checkpoint,
+    .snapshot = sq_snapshot,
+    .checkpoint_try = meta_sqlite_checkpoint_try,
 };

@@ -488,3 +488,8 @@ int kura_meta_checkpoint(struct kura_meta *m)
 {
     return m->ops->checkpoint(m);
 }
+
+int kura_meta_checkpoint_try(struct kura_meta *m)
+{
+    return m->ops->checkpoint_try(m);
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "access/access.h"
 #include "audit/audit.h"
@@ -28,6 +29,8 @@ struct kura_store {
     uint32_t versions_keep;
     uint64_t default_quota;
     struct store_keycache *keycache; /* keycache.c; NULL: no cache */
+    _Atomic bool pruned; /* versions removed since the last checkpoint_pruned: their headers
+                          * may still be in the write-ahead log */
 };
 
 /* access_check for space sp; *ret_why gets the reason of a refusal (may be NULL). */

@@ -44,6 +44,18 @@ bool kura_store_snapshot(struct kura_store *s, bool on)
     return kura_meta_snapshot(s->meta, on);
 }
 
+int kura_store_checkpoint_pruned(struct kura_store *s)
+{
+    if (!atomic_exchange(&s->pruned, false)) {
+        return 0;
+    }
+    int r = kura_meta_checkpoint_try(s->meta);
+    if (r < 0) {
+        atomic_store(&s->pruned, true); /* tried again at the next call */
+    }
+    return r;
+}
+
 size_t kura_store_sweep(struct kura_store *s)
 {
     return store_keycache_sweep(s->keycache);
@@ -91,6 +103,7 @@ void store_report_corrupt(struct kura_store *s, uint64_t version, const char *bl
 
 void store_release_blob(struct kura_store *s, const char *blob)
 {
+    atomic_store(&s->pruned, true); /* a version row is gone: its header is for the checkpoint */
     bool used = true;
     if (kura_meta_blob_referenced(s->meta, blob, &used) == 0 && !used) {
         KURA_IGNORE(kura_blob_remove(s->blob, blob));

@@ -167,6 +167,15 @@ bool kura_store_snapshot(struct kura_store *s, bool on);
  * the expired ones. The server calls it every few seconds. Returns how many keys stay cached. */
 size_t kura_store_sweep(struct kura_store *s);
 
+/* Versions dropped beyond versions_keep (after an upload or a restore) take their blob with
+ * them, but the deleted header rows, each holding its file's data key, stay in the metadata
+ * store's write-ahead log until a TRUNCATE checkpoint (a purge makes its own). When versions
+ * were dropped since the last call, this runs that checkpoint, without waiting for another
+ * process (kura_meta_checkpoint_try): 0 when nothing was pending or it succeeded; on failure
+ * (KURA_EBUSY: another process reads or writes) it stays pending. The server calls it every
+ * second or so. */
+KURA_MUST_CHECK int kura_store_checkpoint_pruned(struct kura_store *s);
+
 /* The space a request works in, resolved for an actor: their personal space (created on first
  * use). Errors: those of meta. */
 KURA_MUST_CHECK int kura_store_home(struct kura_store *s, const struct kura_actor *a,

@@ -12,14 +12,15 @@ import json
 import os
 import sqlite3
 import stat
+import time
 
 import pytest
 
 from conftest import run_kura
 from helpers import wait_until
 from test_audit import records
-from test_dav import dav  # noqa: F401 (a fixture: a user with app passwords and a session)
-from test_identity import add_user, enrol
+from test_dav import Dav, app_password, dav  # noqa: F401 (dav: a fixture, a user with app passwords)
+from test_identity import add_user, enrol, fast
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -222,6 +223,69 @@ def test_purge_via_api_shreds_the_header_and_certifies(dav, tmp_path):
                  and x["result"] == "ok"]
     assert purge_rec[0]["object"] == cert["certificate_id"]
     assert purge_rec[0]["actor"] == "user:rin"
+
+
+def keeping_one_version(instance, tmp_path):
+    """A server keeping one earlier version, its first maintenance run over (its trash run
+    checkpoints too; the next is an hour away), and a user with a read-write app password."""
+    server = fast(instance, ("store", "versions_keep", "1"))
+    server.wait_for_log("event=trash_purge ", 30)
+    otp = add_user(instance, tmp_path, "rin")
+    s, csrf, _ = enrol(server, "rin", otp, "a long river passphrase 2026")
+    return server, Dav(server, "rin", app_password(server, s, csrf, "laptop", "read-write"))
+
+
+def two_versions(instance, d):
+    """v.txt with two versions; the first one's header, found in the data folder, and blob."""
+    for i in range(2):
+        assert d.req("PUT", "/v.txt", data=f"version {i}".encode()).status_code in (201, 204)
+    (first, first_blob), (second, _) = versions_of(instance, "v.txt")
+    # The test can fail: the first header is in the database's files now.
+    assert files_holding(instance.data, first) != []
+    return first, first_blob, second
+
+
+def test_pruned_versions_leave_no_header_behind(instance, tmp_path):
+    """An overwrite beyond [store] versions_keep drops the oldest version and its blob. Its
+    header holds the file's data key, so it must not stay in the write-ahead log either: the
+    server checkpoints the log within about a second (kura_store_checkpoint_pruned), where it
+    would otherwise wait for the next trash run (daily) or for the log to be overwritten."""
+    server, d = keeping_one_version(instance, tmp_path)
+    first, first_blob, second = two_versions(instance, d)
+    assert d.req("PUT", "/v.txt", data=b"version 2").status_code == 204
+    kept = [h for h, _ in versions_of(instance, "v.txt")]
+    assert len(kept) == 2 and kept[0] == second, "the oldest version was not the one dropped"
+    assert blob_path(instance, first_blob) is None
+    wait_until(lambda: files_holding(instance.data, first) == [], 20,
+               "the dropped version's header to leave every file of the data folder")
+    assert d.req("GET", "/v.txt").content == b"version 2"
+
+
+def test_pruned_header_checkpoint_does_not_wait_for_another_process(instance, tmp_path):
+    """While another process reads the database (here a read transaction; a long `kura fsck` or
+    a backup in life), the checkpoint after a dropped version fails at once and is tried again
+    every 5 s: requests are not held up for SQLite's 5 s busy timeout meanwhile. Once the reader
+    is gone, the header leaves."""
+    server, d = keeping_one_version(instance, tmp_path)
+    first, _, _ = two_versions(instance, d)
+    con = db(instance)
+    try:
+        con.execute("BEGIN")
+        con.execute("SELECT count(*) FROM versions").fetchone()
+        assert d.req("PUT", "/v.txt", data=b"version 2").status_code == 204
+        slowest, until = 0.0, time.monotonic() + 3
+        while time.monotonic() < until:
+            t = time.monotonic()
+            assert d.req("GET", "/v.txt").status_code == 200
+            slowest = max(slowest, time.monotonic() - t)
+        assert slowest < 2.5, f"a GET waited {slowest:.2f}s behind the checkpoint"
+        server.wait_for_log("event=pruned_headers_checkpoint_failed", 10)
+        assert files_holding(instance.data, first) != []  # the reader keeps the log
+    finally:
+        con.close()
+    wait_until(lambda: files_holding(instance.data, first) == [], 20,
+               "the dropped version's header to leave every file once the reader is gone")
+    server.wait_for_log("event=pruned_headers_checkpointed", 10)
 
 
 def test_purge_via_cli_trashed_and_live(dav, tmp_path):
