@@ -241,3 +241,16 @@ def test_password_hashing_is_bounded_and_does_not_stall_others(instance):
     assert pools["hash_pool"]["threads"] == 2
     assert pools["hash_pool"]["max_running"] == 2
     assert pools["work_pool"]["max_running"] == 0  # hashing never borrowed a storage thread
+
+
+def test_audit_delay_refuses_bad_arguments(server, instance):
+    """`kura debug audit-delay` (test builds): a value that is not a whole number of milliseconds
+    up to 60000 is a usage error (exit 2) and changes nothing; a good one is taken."""
+    for bad in ("-5", "60001", "1e3", "", "5ms", "99999999999999999999", "1\x01"):
+        proc = run_kura("debug", "audit-delay", "--data", str(instance.data), bad)
+        assert proc.returncode == 2, (bad, proc.returncode, proc.stderr)
+        assert "usage: kura debug" in proc.stderr
+    proc = run_kura("debug", "audit-delay", "--data", str(instance.data))
+    assert proc.returncode == 2
+    assert run_kura("debug", "audit-delay", "--data", str(instance.data), "0").returncode == 0
+    assert status(server)["in_flight"] == 0
